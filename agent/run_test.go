@@ -428,4 +428,3 @@ func TestRunRejectsConfigWithoutSink(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
-

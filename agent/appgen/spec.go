@@ -151,9 +151,9 @@ func tokenize(s string) []token {
 // anchor is an entity noun phrase followed by a field list.
 type anchor struct {
 	nounStart, nounEnd int // token range of the noun phrase
-	listStart           int // first token of the field list
-	paren               bool
-	colon               bool
+	listStart          int // first token of the field list
+	paren              bool
+	colon              bool
 }
 
 // Extract derives the entities and fields the request describes. It never fails: when the

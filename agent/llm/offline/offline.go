@@ -22,7 +22,9 @@ type Brain interface {
 type BrainFunc func(ctx context.Context, req llm.Request) (llm.Message, error)
 
 // Next implements Brain.
-func (f BrainFunc) Next(ctx context.Context, req llm.Request) (llm.Message, error) { return f(ctx, req) }
+func (f BrainFunc) Next(ctx context.Context, req llm.Request) (llm.Message, error) {
+	return f(ctx, req)
+}
 
 // Config configures the provider.
 type Config struct {

@@ -87,7 +87,6 @@ func (s *step) arg(k string) string {
 	return v
 }
 
-
 func call(name string, args map[string]any) llm.ToolCall {
 	b, _ := json.Marshal(args)
 	return llm.ToolCall{Name: name, Arguments: string(b)}
