@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest'
+import { buildTimeline, plainError } from './timeline'
+import type { AgentEvent } from './types'
+
+let seq = 0
+const ev = (type: string, role: string, data: Record<string, unknown> = {}): AgentEvent => ({ seq: ++seq, type, role, data })
+
+describe('timeline', () => {
+  it('streams deltas into one message and MESSAGE finalises it', () => {
+    const t = buildTimeline([
+      ev('AGENT_START', 'engineer', { name: 'Alex' }),
+      ev('MESSAGE_DELTA', 'engineer', { delta: 'Hel' }),
+      ev('MESSAGE_DELTA', 'engineer', { delta: 'lo' }),
+    ])
+    const msgs = t.items.filter((i) => i.kind === 'message')
+    expect(msgs).toHaveLength(1)
+    expect(msgs[0]).toMatchObject({ text: 'Hello', streaming: true })
+    expect(t.running).toBe(true)
+    const done = buildTimeline([ev('MESSAGE_DELTA', 'engineer', { delta: 'Hi' }), ev('MESSAGE', 'engineer', { text: 'Hi there' })])
+    expect(done.items).toHaveLength(1)
+    expect(done.items[0]).toMatchObject({ kind: 'message', text: 'Hi there', streaming: false })
+  })
+
+  it('keeps speakers apart', () => {
+    const t = buildTimeline([
+      ev('MESSAGE_DELTA', 'product_manager', { delta: 'A' }),
+      ev('MESSAGE', 'product_manager', { text: 'A.' }),
+      ev('MESSAGE_DELTA', 'architect', { delta: 'B' }),
+      ev('MESSAGE', 'architect', { text: 'B.' }),
+      ev('MESSAGE', 'architect', { text: 'C.' }),
+    ])
+    expect(t.items.map((i) => (i.kind === 'message' ? `${i.role}:${i.text}` : i.kind))).toEqual(['product_manager:A.', 'architect:B.', 'architect:C.'])
+    expect(new Set(t.items.map((i) => i.key)).size).toBe(3)
+  })
+
+  it('pairs tool start and end by call id, with summary and duration', () => {
+    const t = buildTimeline([
+      ev('TOOL_START', 'engineer', { tool: 'write_file', call_id: 'c1', input: { path: 'src/app/page.tsx' } }),
+      ev('TOOL_START', 'engineer', { tool: 'run', call_id: 'c2', input: { command: 'npm test' } }),
+      ev('TOOL_END', 'engineer', { tool: 'run', call_id: 'c2', error: 'exit 1' }),
+      ev('TOOL_END', 'engineer', { tool: 'write_file', call_id: 'c1', output: 'ok', duration_ms: 12 }),
+    ])
+    const tools = t.items.filter((i) => i.kind === 'tool')
+    expect(tools).toHaveLength(2)
+    expect(tools[0]).toMatchObject({ tool: 'write_file', summary: 'src/app/page.tsx', status: 'ok', durationMs: 12 })
+    expect(tools[1]).toMatchObject({ tool: 'run', status: 'error', error: 'exit 1' })
+  })
+
+  it('updates the plan in place within a run', () => {
+    const t = buildTimeline([
+      ev('PLAN', 'team_leader', { steps: [{ title: 'PRD', status: 'in_progress' }, 'Design', 'Build'] }),
+      ev('PLAN', 'team_leader', { steps: [{ title: 'PRD', status: 'done' }, { title: 'Design', status: 'in_progress' }, 'Build'] }),
+    ])
+    const plans = t.items.filter((i) => i.kind === 'plan')
+    expect(plans).toHaveLength(1)
+    expect(plans[0].kind === 'plan' && plans[0].steps.map((s) => s.status)).toEqual(['done', 'active', 'pending'])
+  })
+
+  it('collects changed files and preview readiness', () => {
+    const t = buildTimeline([
+      ev('FILE_CHANGED', 'engineer', { path: 'a.ts' }),
+      ev('FILE_CHANGED', 'engineer', { path: '/b.ts' }),
+      ev('PREVIEW_READY', 'engineer', { url: '/dev/x/' }),
+    ])
+    expect([...t.changedFiles]).toEqual(['a.ts', 'b.ts'])
+    expect(t.items.filter((i) => i.kind === 'files')).toHaveLength(1)
+    expect(t.previewReady).toBe(true)
+  })
+
+  it('adds token usage per run; a FINISH total replaces the run sum', () => {
+    const t = buildTimeline([
+      ev('MESSAGE', 'pm', { text: 'x', usage: { input_tokens: 100, output_tokens: 20 } }),
+      ev('MESSAGE', 'engineer', { text: 'y', usage: { prompt_tokens: 50, completion_tokens: 5 } }),
+      ev('FINISH', 'system', { status: 'succeeded', usage: { input_tokens: 160, output_tokens: 30 } }),
+      ev('MESSAGE', 'engineer', { text: 'z', usage: { total_tokens: 10 } }),
+    ])
+    expect(t.usage.total).toBe(200)
+  })
+
+  it('FINISH ends the run and closes what is open', () => {
+    const t = buildTimeline([ev('TOOL_START', 'engineer', { tool: 'run' }), ev('MESSAGE_DELTA', 'engineer', { delta: 'x' }), ev('FINISH', 'system', { status: 'cancelled' })])
+    expect(t.running).toBe(false)
+    expect(t.lastStatus).toBe('cancelled')
+    expect(t.items.find((i) => i.kind === 'tool')).toMatchObject({ status: 'error' })
+    expect(t.items.find((i) => i.kind === 'message')).toMatchObject({ streaming: false })
+  })
+
+  it('user messages from the stream become user bubbles', () => {
+    const t = buildTimeline([ev('MESSAGE', 'user', { content: 'Make it blue' })])
+    expect(t.items).toEqual([expect.objectContaining({ kind: 'user', text: 'Make it blue' })])
+  })
+
+  it('words errors plainly', () => {
+    expect(plainError('run: context deadline exceeded\n goroutine 1')).toBe('The step took too long and was stopped.')
+    expect(plainError('npm ERR! missing script: build\nat x')).toBe('npm ERR! missing script: build')
+  })
+})
