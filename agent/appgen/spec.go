@@ -80,8 +80,10 @@ var (
 		"book", "planner", "organizer", "organiser", "directory", "registry", "database", "board", "system", "tool",
 		"site", "website", "dashboard", "platform", "portal", "service", "crm", "keeper", "diary", "collection",
 		"library", "inventory", "store", "shop", "box", "hub", "center", "centre", "notebook", "calendar", "wiki")
-	verbs = set("track", "tracks", "tracking", "manage", "manages", "managing", "store", "stores", "keep", "keeps",
-		"record", "records", "log", "logs", "list", "lists", "organize", "organise", "plan", "add", "edit", "save",
+	// pluralVerbs read as nouns on their own ("records: ...") but not as a modifier ("tracks books").
+	pluralVerbs = set("tracks", "manages", "stores", "keeps", "records", "logs", "lists", "holds", "shows", "contains", "lets", "allows")
+	verbs       = set("track", "tracking", "manage", "managing", "store", "keep",
+		"record", "log", "list", "organize", "organise", "plan", "add", "edit", "save",
 		"browse", "create", "build", "make", "want", "need", "lets", "let", "allow", "allows", "where", "can",
 		"to", "for", "in", "on", "at", "by", "about", "like", "is", "are", "be", "called", "named", "holding",
 		"hold", "holds", "catalog", "catalogue", "collect", "collects", "share", "shares", "write", "writes",
@@ -100,6 +102,7 @@ func set(words ...string) map[string]bool {
 // uses (, ; : . ( ) and apostrophes).
 func normalize(s string) string {
 	s = strings.ToLower(s)
+	s = strings.NewReplacer("to-do", "todo", "to do list", "todo list", "to do app", "todo app").Replace(s)
 	r := strings.NewReplacer("’", "'", "‘", "'", "“", " ", "”", " ", "\"", " ", "—", ",", "–", ",", " - ", ", ",
 		"&", " and ", "+", " and ", "/", " or ", "e.g.", "", "i.e.", "", "etc.", "", "etc", "", "...", ", ", "…", ", ",
 		"\n", ". ", "!", ". ", "?", ". ", "[", "(", "]", ")", "{", "(", "}", ")")
@@ -175,6 +178,16 @@ func Extract(prompt string) Spec {
 		}
 		e.Fields = parseFields(toks[a.listStart:end], a.paren)
 		if len(e.Fields) == 0 {
+			continue
+		}
+		if subs := entitiesFromFields(e.Fields); subs != nil {
+			// "a school library with students and books": the list names entities, not fields.
+			for _, se := range subs {
+				if !seen[se.Name] {
+					seen[se.Name] = true
+					spec.Entities = append(spec.Entities, se)
+				}
+			}
 			continue
 		}
 		seen[e.Name] = true
@@ -261,7 +274,7 @@ func hasAnchorAhead(toks []token, i int) bool {
 // nounPhraseStart walks back from the introducer over at most two noun words.
 func nounPhraseStart(toks []token, i int) int {
 	start := i - 1
-	if j := i - 2; j >= 0 && !toks[j].punct && isNounish(toks[j].word) && !appWords[toks[j].word] && !strings.HasSuffix(toks[j].word, "ing") {
+	if j := i - 2; j >= 0 && !toks[j].punct && isNounish(toks[j].word) && !appWords[toks[j].word] && !pluralVerbs[toks[j].word] {
 		start = j
 	}
 	return start
@@ -284,11 +297,21 @@ func Singular(w string) string {
 	if s, ok := irregularPlural[w]; ok {
 		return s
 	}
+	if ieWords[strings.TrimSuffix(w, "s")] {
+		return strings.TrimSuffix(w, "s")
+	}
 	switch {
 	case strings.HasSuffix(w, "ies") && len(w) > 4:
 		return w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "ves") && len(w) > 4 && !strings.HasSuffix(w, "ives"):
-		return w[:len(w)-3] + "f"
+	case strings.HasSuffix(w, "ves") && len(w) > 4:
+		for f := range fWords {
+			if Plural(f) == w {
+				return f
+			}
+		}
+		return w[:len(w)-1]
+	case strings.HasSuffix(w, "uses") && usWords[w[:len(w)-2]]:
+		return w[:len(w)-2]
 	case strings.HasSuffix(w, "sses"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"), strings.HasSuffix(w, "zzes"):
 		return w[:len(w)-2]
 	case strings.HasSuffix(w, "ss"), strings.HasSuffix(w, "us"), strings.HasSuffix(w, "is"):
@@ -299,12 +322,26 @@ func Singular(w string) string {
 	return w
 }
 
+// ieWords end in "ie", so their plural is not "-y" → "-ies".
+var ieWords = set("movie", "cookie", "zombie", "pie", "tie", "calorie", "rookie", "selfie", "genie", "brownie",
+	"smoothie", "sortie", "lie", "goalie", "hoodie", "freebie", "newbie", "rookie", "veggie", "auntie", "birdie", "budgie", "boogie", "indie", "eerie", "techie", "foodie", "yuppie")
+
+// usWords end in "us" and take "-es" in the plural.
+var usWords = set("status", "bus", "virus", "campus", "bonus", "census", "focus", "chorus", "circus", "walrus",
+	"syllabus", "prospectus", "apparatus", "abacus", "octopus", "sinus", "stimulus", "thesaurus", "corpus", "genus")
+
+// fWords make their plural with "-ves".
+var fWords = set("shelf", "leaf", "wolf", "half", "knife", "life", "wife", "loaf", "thief", "calf", "self", "elf", "scarf")
+
 // Plural is the inverse of Singular for regular nouns.
 func Plural(w string) string {
 	for p, s := range irregularPlural {
 		if s == w {
 			return p
 		}
+	}
+	if fWords[w] {
+		return strings.TrimSuffix(strings.TrimSuffix(w, "e"), "f") + "ves"
 	}
 	switch {
 	case strings.HasSuffix(w, "y") && len(w) > 2 && !strings.ContainsRune("aeiou", rune(w[len(w)-2])):
@@ -335,7 +372,7 @@ func entityFromNoun(words []token) (Entity, bool) {
 	if len(ws) == 0 {
 		return Entity{}, false
 	}
-	if len(ws) == 2 && (appWords[ws[0]] || verbs[ws[0]]) {
+	if len(ws) == 2 && (appWords[ws[0]] || verbs[ws[0]] || pluralVerbs[ws[0]]) {
 		ws = ws[1:]
 	}
 	last := ws[len(ws)-1]
@@ -479,9 +516,8 @@ func parseFields(toks []token, paren bool) []Field {
 
 var (
 	boolLead   = set("whether", "if", "is", "was", "are", "has", "have", "can")
-	fillerTail = set("flag", "checkbox", "toggle", "field", "fields", "column", "value", "info", "information",
-		"details", "boolean", "bool", "yes", "no", "string", "text", "number", "integer", "int", "float", "decimal",
-		"in", "etc", "it", "them", "or", "not", "to", "of", "for", "on", "at", "by", "from")
+	fillerTail = set("flag", "checkbox", "toggle", "field", "fields", "column", "info", "information",
+		"boolean", "bool", "yes", "no", "etc", "it", "them", "or", "not", "to", "of", "for", "on", "at", "by", "from")
 	typeHints = map[string]string{"text": TypeText, "long": TypeText, "textarea": TypeText, "markdown": TypeText,
 		"number": TypeFloat, "numeric": TypeFloat, "integer": TypeInt, "int": TypeInt, "whole": TypeInt, "count": TypeInt,
 		"decimal": TypeFloat, "float": TypeFloat, "money": TypeFloat, "currency": TypeFloat, "boolean": TypeBool,
@@ -626,7 +662,9 @@ var (
 		"vegetarian", "vegan", "urgent", "important", "flagged", "owned", "sold", "accepted", "cancelled", "canceled",
 		"open", "closed", "booked", "signed", "recurring", "featured", "hidden", "draft", "online", "remote", "refundable",
 		"taken", "packed", "bought", "purchased", "played", "tried", "seen", "answered", "received", "sent", "won",
-		"gluten_free", "billable", "reviewed", "planted", "watered", "fixed", "done_today", "subscribed", "married")
+		"gluten_free", "billable", "reviewed", "planted", "watered", "fixed", "done_today", "subscribed", "married", "mastered",
+		"learned", "allowed", "covered", "occupied", "worn", "listened", "alcoholic", "recorded", "attending", "rsvped",
+		"included", "required", "enabled", "installed", "charged", "claimed", "signed_up", "registered", "present", "absent")
 	dateWords = set("date", "deadline", "due", "birthday", "dob", "day", "when", "expiry", "expires", "expiration",
 		"anniversary", "deadline_date", "since", "until", "start", "end", "starts", "ends", "born", "purchased_on",
 		"started", "released", "release", "opened", "joined", "hired", "planted", "harvest", "visit", "appointment",
@@ -647,14 +685,19 @@ var (
 		"discount", "tax", "interest", "estimate", "hours_worked", "time_spent", "debt", "savings", "donation",
 		"invoice_total", "subtotal", "weight_kg", "km_run", "elevation", "area", "volume_l", "abv")
 	textWords = set("description", "notes", "note", "body", "content", "ingredients", "instructions", "directions",
-		"summary", "bio", "biography", "details", "address", "steps", "review", "message", "text", "lyrics",
+		"summary", "bio", "biography", "details", "steps", "review", "message", "text", "lyrics",
 		"abstract", "comment", "comments", "story", "synopsis", "recipe", "method", "answer", "explanation",
+		"steps_to_reproduce",
 		"reflection", "thoughts", "feedback", "transcript", "minutes_text", "agenda", "symptoms", "requirements",
 		"outline", "plot", "excerpt", "snippet", "code", "entry", "journal", "memo", "remarks", "solution",
 		"questions", "tasks", "goals_text", "preparation", "treatment", "diagnosis", "quote", "definition_text",
 		"ingredient_list", "todo", "caption", "overview", "highlights", "lessons", "learnings", "takeaways",
 		"prompt", "response", "prompt_text")
 )
+
+// numberedThings are counted ("episode number" is an int); other "X number"s are identifiers.
+var numberedThings = set("episode", "order", "room", "table", "seat", "track", "jersey", "house", "lot", "floor",
+	"chapter", "issue", "version", "page", "lap", "round", "week", "day", "level", "step", "unit", "box", "lane", "gate")
 
 func inferType(words []string, isBool bool) string {
 	if isBool {
@@ -663,29 +706,48 @@ func inferType(words []string, isBool bool) string {
 	last := words[len(words)-1]
 	first := words[0]
 	joined := strings.Join(words, "_")
+	if last == "number" && len(words) > 1 {
+		if numberedThings[words[len(words)-2]] {
+			return TypeInt
+		}
+		return TypeString
+	}
+	if last == "code" || last == "name" || last == "url" || last == "email" || last == "phone" || last == "id" {
+		return TypeString
+	}
 	switch {
 	case textWords[joined] || textWords[last]:
-		if last == "code" && len(words) > 1 {
-			return TypeString // "zip code", "promo code"
-		}
-		if last == "code" {
-			return TypeString
-		}
 		return TypeText
-	case boolWords[joined] || len(words) == 1 && boolWords[last] || first == "is" || first == "has":
+	case first == "last" && len(words) == 2 && strings.HasSuffix(last, "ed"):
+		return TypeDate
+	case len(words) > 1 && floatWords[first]:
+		return TypeFloat
+	case boolWords[joined] || boolWords[last] && (len(words) <= 3) || first == "is" || first == "has":
 		return TypeBool
-	case last == "date" || last == "birthday" || last == "deadline" || slices.Contains([]string{"on", "date"}, last) || first == "due" || dateWords[joined]:
+	case len(words) > 1 && intWords[first] && first != "number":
+		return TypeInt
+	case last == "date" || last == "birthday" || last == "deadline" || last == "on" || first == "due" || dateWords[joined]:
 		return TypeDate
 	case last == "at" && len(words) > 1:
 		return TypeDate
-	case intWords[last] || intWords[joined] || strings.HasPrefix(joined, "minutes") || strings.HasPrefix(joined, "hours_") ||
-		strings.HasPrefix(joined, "number") || strings.HasPrefix(joined, "num_") || strings.HasPrefix(joined, "year"):
+	case intWords[last] || intWords[joined] || strings.HasPrefix(joined, "number") || strings.HasPrefix(joined, "num_"):
 		if last == "hours" && len(words) == 1 {
 			return TypeFloat
 		}
 		return TypeInt
-	case floatWords[last] || floatWords[joined] || floatWords[first] && len(words) <= 2:
+	case floatWords[last] || floatWords[joined]:
 		return TypeFloat
+	case textWords[first] && len(words) <= 3:
+		return TypeText
+	}
+	// A known word anywhere: "calories burned", "cost per unit", "times per day".
+	for _, w := range words {
+		switch {
+		case intWords[w] && w != "number" && w != "size" && w != "level":
+			return TypeInt
+		case floatWords[w]:
+			return TypeFloat
+		}
 	}
 	return TypeString
 }
@@ -752,6 +814,56 @@ var domains = []struct {
 	{[]string{"poll", "polls", "survey", "vote"}, "poll", "question:string,options:text,closed:bool"},
 	{[]string{"restaurant", "restaurants", "dining"}, "restaurant", "name:string,cuisine:string,rating:int,visited:bool"},
 	{[]string{"car", "cars", "vehicle", "vehicles", "mileage"}, "vehicle", "name:string,mileage:int,last_service:date"},
+}
+
+// pluralFields are plural words that are ordinary fields, not entities.
+var pluralFields = set("notes", "tags", "ingredients", "comments", "instructions", "directions", "steps", "details",
+	"calories", "minutes", "hours", "pages", "servings", "reps", "sets", "votes", "likes", "points", "goals", "wins",
+	"losses", "credits", "stars", "seats", "guests", "players", "copies", "units", "views", "days", "weeks", "years",
+	"symptoms", "requirements", "questions", "options", "attendees", "participants", "bedrooms", "bathrooms", "rooms",
+	"toppings", "genres", "skills", "hobbies", "keywords", "categories", "labels", "allergies", "blockers", "links",
+	"photos", "images", "episodes", "chapters", "members", "emails", "phones", "addresses", "dates", "sizes", "colors",
+	"materials", "features", "amenities", "kids", "children", "pets", "beds", "lyrics", "cups", "glasses", "sales",
+	"expenses", "earnings", "savings", "status", "address", "progress", "news", "series", "species")
+
+// entitiesFromFields turns a field list of two or more bare plural nouns into entities.
+func entitiesFromFields(fs []Field) []Entity {
+	if len(fs) < 2 {
+		return nil
+	}
+	for _, f := range fs {
+		if strings.Contains(f.Name, "_") || !isPlural(f.Name) || pluralFields[f.Name] || f.Type != TypeString {
+			return nil
+		}
+	}
+	var out []Entity
+	for _, f := range fs {
+		name := Singular(f.Name)
+		if es := domainEntity(name); es != nil {
+			out = append(out, *es)
+			continue
+		}
+		e := newEntity(name)
+		e.Fields = []Field{{Name: "name", Label: "Name", Type: TypeString}, {Name: "notes", Label: "Notes", Type: TypeText}}
+		out = append(out, e)
+	}
+	return out
+}
+
+// domainEntity is the usual entity for a noun that is a domain key ("book"), or nil.
+func domainEntity(noun string) *Entity {
+	for _, d := range domains {
+		if d.entity != noun && !slices.Contains(d.keys, noun) {
+			continue
+		}
+		e := newEntity(d.entity)
+		for _, f := range strings.Split(d.fields, ",") {
+			n, typ, _ := strings.Cut(f, ":")
+			e.Fields = append(e.Fields, Field{Name: n, Label: label(n), Type: typ})
+		}
+		return &e
+	}
+	return nil
 }
 
 func fallback(toks []token) []Entity {
