@@ -81,4 +81,3 @@ func (s routeStore) list(ctx context.Context) ([]Route, error) {
 	}
 	return out, nil
 }
-
