@@ -150,4 +150,3 @@ func FuzzRewrite(f *testing.F) {
 		}
 	})
 }
-
