@@ -167,7 +167,7 @@ type ExitResult struct {
 // LogOptions select log output.
 type LogOptions struct {
 	Follow bool      // keep streaming until the workload exits or ctx ends
-	Since  time.Time // only output after this time (docker; the process driver ignores it)
+	Since  time.Time // only output after this time (process driver: all or nothing, by the log's mtime)
 	Tail   int       // only the last Tail lines of existing output; 0 means all
 }
 

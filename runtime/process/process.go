@@ -319,7 +319,8 @@ func (d *Driver) Inspect(ctx context.Context, h *runtime.Handle) (runtime.Status
 	return s, nil
 }
 
-// Logs implements runtime.Driver. Since is ignored: the log file has no timestamps.
+// Logs implements runtime.Driver. The log file has no timestamps: Since only tells
+// whether anything was written after it (by the file's modification time).
 func (d *Driver) Logs(ctx context.Context, h *runtime.Handle, opts runtime.LogOptions) (io.ReadCloser, error) {
 	p, err := d.get(h)
 	if err != nil {
@@ -329,7 +330,13 @@ func (d *Driver) Logs(ctx context.Context, h *runtime.Handle, opts runtime.LogOp
 	if err != nil {
 		return nil, fmt.Errorf("logs %s: %w", h.Name, err)
 	}
-	if opts.Tail > 0 {
+	if fi, err := f.Stat(); err == nil && !opts.Since.IsZero() && !fi.ModTime().After(opts.Since) {
+		// No timestamps per line: nothing was written after Since, so skip what is there.
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("logs %s: %w", h.Name, err)
+		}
+	} else if opts.Tail > 0 {
 		if err := seekTail(f, opts.Tail); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("logs %s: %w", h.Name, err)
