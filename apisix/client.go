@@ -31,7 +31,9 @@ func (e *APIError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrNotFound) true for 404s.
-func (e *APIError) Is(target error) bool { return target == ErrNotFound && e.Status == http.StatusNotFound }
+func (e *APIError) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
 
 // Client talks to the Admin API v3 ("/apisix/admin/...") with the X-API-KEY header.
 type Client struct {

@@ -151,7 +151,9 @@ type ExtPluginEntry struct {
 
 func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
-func fromSeconds(s float64) time.Duration { return time.Duration(math.Round(s*1000)) * time.Millisecond }
+func fromSeconds(s float64) time.Duration {
+	return time.Duration(math.Round(s*1000)) * time.Millisecond
+}
 
 // objects builds what Put writes for a normalized route.
 func (d *Driver) objects(r gateway.Route) (RouteObject, UpstreamObject, error) {
