@@ -69,17 +69,21 @@ type Route struct {
 	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
 }
 
-// PlatformRoutes are MGX's own routes, all to the MGX HTTP address(es): the web UI at "/",
-// the API, the OAuth2 provider and the OTLP receiver.
-func PlatformRoutes(upstreams ...string) []Route {
-	mk := func(id, prefix string, ws bool) Route {
+// PlatformRoutes are MGX's own routes, all to the MGX HTTP address(es), as `mgx up` has
+// them: the web UI at "/", the API, the OAuth2 provider and the OTLP receiver.
+func PlatformRoutes(upstreams ...string) []Route { return PlatformRoutesFor(upstreams, upstreams) }
+
+// PlatformRoutesFor is PlatformRoutes when roles run apart (the production compose file):
+// "/", "/api/" and "/otlp/" go to the `mgx control` instances, "/oauth2/" to `mgx oauth`.
+func PlatformRoutesFor(control, oauth []string) []Route {
+	mk := func(id, prefix string, ws bool, upstreams []string) Route {
 		return Route{ID: id, Prefix: prefix, Kind: KindPlatform, Upstreams: slices.Clone(upstreams), WebSocket: ws}
 	}
 	return []Route{
-		mk("platform-web", "/", false),
-		mk("platform-api", "/api/", true), // the read-only terminal is a WebSocket
-		mk("platform-oauth2", "/oauth2/", false),
-		mk("platform-otlp", "/otlp/", false),
+		mk("platform-web", "/", false, control),
+		mk("platform-api", "/api/", true, control), // the read-only terminal is a WebSocket
+		mk("platform-oauth2", "/oauth2/", false, oauth),
+		mk("platform-otlp", "/otlp/", false, control),
 	}
 }
 
