@@ -41,6 +41,7 @@ func Checks(framework string) []Check {
 		return []Check{
 			{Line: "npm install --no-audit --no-fund", Timeout: 900},
 			{Line: "npm test", Timeout: 600},
+			{Line: "npm run lint", Timeout: 600},
 			{Line: "npm run build", Timeout: 900},
 		}
 	case "fastapi-react":

@@ -225,6 +225,9 @@ func findAnchors(toks []token) []anchor {
 		var a anchor
 		switch {
 		case toks[i].word == "(" && toks[i].punct:
+			if isTypeHint(toks, i+1) {
+				continue // "rating (number)": a type hint, not an entity
+			}
 			a = anchor{listStart: i + 1, paren: true}
 		case toks[i].word == ":" && toks[i].punct && isPlural(prev.word) && !hasAnchorAhead(toks, i+1):
 			a = anchor{listStart: i + 1, colon: true}
@@ -255,6 +258,26 @@ func findAnchors(toks []token) []anchor {
 		out = append(out, a)
 	}
 	return out
+}
+
+// isTypeHint reports whether the parenthesis opening before toks[i] holds only a type hint
+// or a single short phrase ("(number)", "(optional)", "(in minutes)").
+func isTypeHint(toks []token, i int) bool {
+	n, hint := 0, false
+	for ; i < len(toks); i++ {
+		t := toks[i]
+		if t.punct {
+			return t.word == ")" && n <= 3 && hint
+		}
+		if t.word == "and" || t.word == "or" {
+			return false
+		}
+		if _, ok := typeHints[t.word]; ok || unitType([]string{t.word}) != "" || t.word == "optional" || t.word == "required" {
+			hint = true
+		}
+		n++
+	}
+	return false
 }
 
 func hasAnchorAhead(toks []token, i int) bool {
