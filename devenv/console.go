@@ -111,8 +111,10 @@ func (c *Console) Subscribe() (scrollback []byte, ch <-chan []byte, cancel func(
 	return append([]byte(nil), c.buf...), sc, func() {
 		once.Do(func() {
 			c.mu.Lock()
-			delete(c.subs, sc)
-			close(sc)
+			if _, ok := c.subs[sc]; ok {
+				delete(c.subs, sc)
+				close(sc)
+			}
 			c.mu.Unlock()
 		})
 	}
@@ -128,9 +130,14 @@ func (c *Console) Scrollback() []byte {
 	return append([]byte(nil), c.buf...)
 }
 
+// close ends the console: subscribers' channels close, the file is closed.
 func (c *Console) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for ch := range c.subs {
+		delete(c.subs, ch)
+		close(ch)
+	}
 	if c.file != nil {
 		c.file.Close()
 		c.file = nil

@@ -108,11 +108,12 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	envs    map[string]*env
-	persist map[string]*persistedEnv // what state.json holds
-	idle    map[string]bool          // apps stopped for idleness (reported as "idle")
-	saveMu  sync.Mutex
+	mu       sync.Mutex
+	envs     map[string]*env
+	persist  map[string]*persistedEnv // what state.json holds
+	idle     map[string]bool          // apps stopped for idleness (reported as "idle")
+	stopping map[string]chan struct{} // apps being stopped, closed when done
+	saveMu   sync.Mutex
 }
 
 // New validates cfg and returns a Manager; call Run for recovery and idle stops.
@@ -171,7 +172,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "devenv", "consoles"), 0o700); err != nil {
 		return nil, fmt.Errorf("devenv: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, envs: map[string]*env{}, persist: map[string]*persistedEnv{}, idle: map[string]bool{}}
+	m := &Manager{cfg: cfg, log: cfg.Logger, envs: map[string]*env{}, persist: map[string]*persistedEnv{}, idle: map[string]bool{}, stopping: map[string]chan struct{}{}}
 	if err := m.load(); err != nil {
 		return nil, err
 	}
@@ -291,7 +292,7 @@ func (m *Manager) reapIdle(ctx context.Context) {
 	m.mu.Lock()
 	var idle []*env
 	for _, e := range m.envs {
-		if e.lastActive().Before(time.Now().Add(-m.cfg.IdleTimeout)) {
+		if e.lastActive().Before(time.Now().Add(-m.cfg.IdleTimeout)) && !e.awaited() {
 			idle = append(idle, e)
 		}
 	}
@@ -305,6 +306,7 @@ func (m *Manager) reapIdle(ctx context.Context) {
 var (
 	errDetach = errors.New("detach") // MGX shuts down: leave the dev servers running
 	errStop   = errors.New("stop")   // stop the dev servers
+	errBusy   = errors.New("the environment is stopping; try again")
 )
 
 // Ensure starts the app's dev environment if it is not running and waits until every
@@ -313,10 +315,23 @@ var (
 func (m *Manager) Ensure(ctx context.Context, slug string) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var waiting *env // a waiting request keeps the idle reaper away
+	defer func() {
+		if waiting != nil {
+			waiting.wait(-1)
+		}
+	}()
 	for {
 		e, err := m.start(ctx, slug) // again when it was stopped meanwhile
 		if err != nil {
 			return err
+		}
+		if e != waiting {
+			if waiting != nil {
+				waiting.wait(-1)
+			}
+			e.wait(1)
+			waiting = e
 		}
 		e.touch() // a waiting request is activity
 		st := e.status()
@@ -345,12 +360,23 @@ func (m *Manager) Start(ctx context.Context, slug string) error {
 }
 
 func (m *Manager) start(ctx context.Context, slug string) (*env, error) {
-	m.mu.Lock()
-	if e, ok := m.envs[slug]; ok {
+	for {
+		m.mu.Lock()
+		if e, ok := m.envs[slug]; ok {
+			m.mu.Unlock()
+			return e, nil
+		}
+		stopping := m.stopping[slug]
 		m.mu.Unlock()
-		return e, nil
+		if stopping == nil {
+			break
+		}
+		select {
+		case <-stopping:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("devenv %s: stopping: %w", slug, ctx.Err())
+		}
 	}
-	m.mu.Unlock()
 	app, err := m.cfg.Apps.DevApp(ctx, slug)
 	if err != nil {
 		return nil, fmt.Errorf("devenv %s: %w", slug, err)
@@ -363,6 +389,9 @@ func (m *Manager) start(ctx context.Context, slug string) (*env, error) {
 	defer m.mu.Unlock()
 	if e, ok := m.envs[slug]; ok { // lost a race with another caller
 		return e, nil
+	}
+	if m.stopping[slug] != nil {
+		return nil, fmt.Errorf("devenv %s: %w", slug, errBusy)
 	}
 	delete(m.idle, slug)
 	var prev *persistedEnv
@@ -391,7 +420,20 @@ func (m *Manager) stop(ctx context.Context, slug string, idle bool) {
 	m.mu.Lock()
 	e, ok := m.envs[slug]
 	delete(m.envs, slug)
+	done := make(chan struct{})
+	if ok {
+		// A start meanwhile waits until the servers are gone and the state forgets them.
+		m.stopping[slug] = done
+	}
 	m.mu.Unlock()
+	defer func() {
+		if ok {
+			m.mu.Lock()
+			delete(m.stopping, slug)
+			m.mu.Unlock()
+			close(done)
+		}
+	}()
 	if ok {
 		e.cancel(errStop)
 		e.wg.Wait()

@@ -206,6 +206,7 @@ func TestEnsureRoutesAndStatus(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(ws, "installs.txt")); string(b) != "x" {
 		t.Errorf("install ran %d times, want once", len(b))
 	}
+	time.Sleep(300 * time.Millisecond) // the log follower polls
 	console := string(f.m.Console("demo").Scrollback())
 	for _, want := range []string{"installed web", "[web] web listening", "[api] api listening", "ready at http://mgx.test/dev/demo/"} {
 		if !strings.Contains(console, want) {
@@ -334,10 +335,17 @@ func TestConsoleSubscribe(t *testing.T) {
 	defer f.stopAll(t)
 	ensure(t, f.m)
 	c := f.m.Console("demo")
+	deadline := time.Now().Add(5 * time.Second)
+	for !bytes.Contains(c.Scrollback(), []byte("web listening")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("scrollback lacks the server output: %q", c.Scrollback())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	back, ch, cancel := c.Subscribe()
 	defer cancel()
 	if !bytes.Contains(back, []byte("web listening")) {
-		t.Errorf("scrollback lacks the server output: %q", back)
+		t.Errorf("a subscriber's scrollback lacks the server output: %q", back)
 	}
 	var mu sync.Mutex
 	var got []byte

@@ -30,6 +30,7 @@ type env struct {
 	active   time.Time
 	saved    time.Time // when active was last persisted
 	notify   chan struct{}
+	waiters  int // Ensure calls waiting for this environment
 
 	shellMu sync.Mutex
 	shellH  *runtime.Handle
@@ -97,6 +98,18 @@ func (e *env) touch() {
 	if persist {
 		e.m.updatePersist(e.slug, func(p *persistedEnv) { p.LastActive = time.Now().UTC() })
 	}
+}
+
+func (e *env) wait(delta int) {
+	e.mu.Lock()
+	e.waiters += delta
+	e.mu.Unlock()
+}
+
+func (e *env) awaited() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waiters > 0
 }
 
 func (e *env) lastActive() time.Time {
