@@ -140,6 +140,8 @@ export default function CodeEditor({ path, value, version, onChange, onSave, rea
       ],
     })
     view.current = new EditorView({ state, parent: host.current })
+    // Browser tests (web/e2e) read and place the cursor through this handle.
+    ;(host.current as HTMLDivElement & { mgxView?: EditorView }).mgxView = view.current
     return () => {
       view.current?.destroy()
       view.current = null

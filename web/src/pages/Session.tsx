@@ -146,8 +146,15 @@ export function SessionPage({ id }: { id: string }) {
   }
   if (!s) return null
 
-  const status = tl.running ? 'running' : tl.lastStatus ?? s.status
   const failed = !tl.running && !!tl.lastStatus && tl.lastStatus !== 'succeeded'
+  // The header shows the app's state as the home page does: building, preview running, failed.
+  const status = tl.running
+    ? 'building'
+    : failed && !tl.previewReady
+      ? 'failed'
+      : tl.previewReady
+        ? 'preview'
+        : s.app?.status ?? tl.lastStatus ?? s.status
 
   return (
     <main className={`session${chatOpen ? '' : ' chat-collapsed'}`} id="main">
