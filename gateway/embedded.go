@@ -22,6 +22,12 @@ type EmbeddedConfig struct {
 	Platform http.Handler
 	// Waker, optional, wakes a dev environment whose dev route has no upstream.
 	Waker Waker
+	// Dev, optional, resolves "/dev/<slug>/" requests that no stored route serves, per
+	// request (package devenv's Manager implements it).
+	Dev DevResolver
+	// WakeWait is how long a request for a sleeping dev environment waits for it before
+	// getting the "starting" page, which refreshes itself. Default 2s.
+	WakeWait time.Duration
 	// Logger; default discards.
 	Logger *slog.Logger
 	// MaxIdleConnsPerHost to each upstream. Default 256.
@@ -35,6 +41,7 @@ type Embedded struct {
 	platform http.Handler
 	log      *slog.Logger
 	pages    *pages
+	dev      DevResolver
 	proxy    *httputil.ReverseProxy
 
 	mu    sync.Mutex // serializes writers; readers load the table
@@ -51,10 +58,13 @@ func NewEmbedded(cfg EmbeddedConfig) *Embedded {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.WakeWait <= 0 {
+		cfg.WakeWait = 2 * time.Second
+	}
 	if cfg.MaxIdleConnsPerHost == 0 {
 		cfg.MaxIdleConnsPerHost = 256
 	}
-	g := &Embedded{platform: cfg.Platform, log: cfg.Logger, pages: &pages{waker: cfg.Waker, log: cfg.Logger}}
+	g := &Embedded{platform: cfg.Platform, log: cfg.Logger, dev: cfg.Dev, pages: newPages(cfg.Waker, cfg.WakeWait, cfg.Logger)}
 	g.table.Store(newTable(nil))
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
@@ -125,8 +135,20 @@ type proxyState struct {
 	upstream string
 }
 
+// DevResolver says where a dev preview request goes when no stored route serves it: p is
+// the path after "/dev/<slug>" ("/api/items"); ok is false when the environment is not
+// running (the gateway then wakes it through the Waker). Package devenv implements it.
+type DevResolver interface {
+	Upstream(slug, p string) (addr string, strip bool, ok bool)
+}
+
 // ServeHTTP routes one request.
 func (g *Embedded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.serve(w, r, false, true)
+}
+
+// serve routes one request; appsOnly refuses platform paths (the Fallback on MGX's mux).
+func (g *Embedded) serve(w http.ResponseWriter, r *http.Request, appsOnly, mayRetry bool) {
 	t := g.table.Load()
 	clean, res := approuter.Check(r.URL.EscapedPath())
 	if res.Status != 0 {
@@ -134,18 +156,24 @@ func (g *Embedded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, isApp := t.match(clean)
+	if isApp && (e == nil || len(e.Upstreams) == 0) && g.dev != nil {
+		if _, kind, slug, _ := appKey(clean); kind == KindDev && approuter.ValidSlug(slug) {
+			if addr, strip, ok := g.dev.Upstream(slug, clean[len("/dev/")+len(slug):]); ok {
+				e = devEntry(slug, addr, strip)
+			}
+		}
+	}
 	switch {
-	case e == nil && isApp:
-		g.pages.serveApp(w, r, t)
+	case e == nil && isApp, e != nil && e.Kind != KindPlatform && len(e.Upstreams) == 0:
+		if g.pages.serveApp(w, r, t, clean, mayRetry) {
+			g.serve(w, r, appsOnly, false) // woken within the wait: serve it now
+		}
 		return
-	case e == nil:
+	case e == nil || (appsOnly && !isApp):
 		g.pages.write(w, r, page{Status: http.StatusNotFound, Code: "not_found", Title: "Not found", Message: "Nothing is served here."})
 		return
 	case e.Kind == KindPlatform && g.platform != nil:
 		g.platform.ServeHTTP(w, r)
-		return
-	case len(e.Upstreams) == 0:
-		g.pages.serveApp(w, r, t)
 		return
 	}
 	path := clean
@@ -175,6 +203,14 @@ func (g *Embedded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
 
+// devEntry is a route for a dev environment resolved per request.
+func devEntry(slug, addr string, strip bool) *entry {
+	r := AppRoute(KindDev, slug, "/", strip, addr)
+	r.Normalize()
+	e := &entry{Route: r, conf: r.Conf()}
+	return e
+}
+
 func (g *Embedded) rewrite(pr *httputil.ProxyRequest) {
 	st := pr.In.Context().Value(stateKey{}).(*proxyState)
 	u := pr.Out.URL
@@ -198,6 +234,11 @@ func (g *Embedded) proxyError(w http.ResponseWriter, r *http.Request, err error)
 		return // the client went away
 	}
 	g.log.WarnContext(r.Context(), "gateway upstream error", "route", st.e.ID, "upstream", st.upstream, "err", err)
+	if st.e.Kind == KindDev && g.pages.waker != nil {
+		// A dev server that stopped or crashed: wake it rather than show an error.
+		g.pages.serveDev(w, r, g.table.Load(), st.e.Slug, st.e, false)
+		return
+	}
 	g.pages.upstreamDown(w, r, st.e)
 }
 

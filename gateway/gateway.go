@@ -44,8 +44,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Interval between periodic reconciles. Default 30s.
 	Interval time.Duration
-	// Waker, optional, wakes dev environments for the pages served by Fallback.
+	// Waker and Dev, optional, serve dev previews through Fallback (see EmbeddedConfig).
 	Waker Waker
+	Dev   DevResolver
 }
 
 // Gateway is the route API the rest of MGX calls, and the reconcile loop.
@@ -54,13 +55,12 @@ type Gateway struct {
 	driver   Driver
 	log      *slog.Logger
 	interval time.Duration
-	pages    *pages
+	fallback *Embedded // serves Fallback from the desired routes
 
 	kick chan struct{}
 
 	syncMu sync.Mutex // one reconcile at a time
 	status atomic.Pointer[Status]
-	table  atomic.Pointer[table] // desired routes, for Fallback
 }
 
 // New validates the config and creates the indexes. Call Run for the loop.
@@ -91,8 +91,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		interval: cfg.Interval,
 		kick:     make(chan struct{}, 1),
 	}
-	g.pages = &pages{waker: cfg.Waker, log: cfg.Logger}
-	g.table.Store(newTable(nil))
+	g.fallback = NewEmbedded(EmbeddedConfig{Waker: cfg.Waker, Dev: cfg.Dev, Logger: cfg.Logger})
 	g.status.Store(&Status{Driver: cfg.Driver.Name()})
 	if err := g.routes.ensureIndexes(ctx); err != nil {
 		return nil, err
@@ -195,7 +194,7 @@ func (g *Gateway) Reconcile(ctx context.Context) error {
 		st.Routes = g.status.Load().Routes
 		return err
 	}
-	g.table.Store(newTable(desired))
+	g.fallback.table.Store(newTable(desired))
 
 	have := make(map[string]Route, len(actual))
 	for _, r := range actual {
@@ -260,11 +259,12 @@ func (g *Gateway) Status() Status {
 	return s
 }
 
-// Fallback serves "/apps/" and "/dev/" on MGX's own mux when APISIX sends there: an
-// unknown slug gets 404, a known app that is not running a friendly page (and a dev
-// environment is woken). The embedded driver does the same itself.
+// Fallback serves "/apps/" and "/dev/" on MGX's own mux, where APISIX sends what it has
+// no running upstream for: an unknown slug gets 404, a known app that is not running a
+// friendly page (a dev environment is woken), dev previews resolved through Dev are
+// proxied. It behaves as the embedded driver does for app paths, and never serves others.
 func (g *Gateway) Fallback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.pages.serveApp(w, r, g.table.Load())
+		g.fallback.serve(w, r, true, true)
 	})
 }

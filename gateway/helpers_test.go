@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/mgx-dev/mgx/gateway"
+	"github.com/mgx-dev/mgx/store"
 	"github.com/mgx-dev/mgx/store/storetest"
 )
 
@@ -15,3 +16,5 @@ func newStoreGateway(t *testing.T, d gateway.Driver) *gateway.Gateway {
 	}
 	return g
 }
+
+func newStoreForTest(t *testing.T) *store.Store { return storetest.New(t) }

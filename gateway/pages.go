@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mgx-dev/mgx/gateway-plugins/approuter"
 	"github.com/mgx-dev/mgx/httpjson"
+	"github.com/mgx-dev/mgx/store"
 )
 
 // pages answers for apps that cannot be proxied: unknown (404), starting (503 with an
@@ -19,6 +21,55 @@ import (
 type pages struct {
 	waker Waker
 	log   *slog.Logger
+
+	wakeWait time.Duration
+
+	mu     sync.Mutex
+	waking map[string]*wakeCall // by slug
+}
+
+// wakeCall is one Ensure running in the background; requests wait for it a little.
+type wakeCall struct {
+	done chan struct{}
+	err  error
+}
+
+func newPages(w Waker, wait time.Duration, log *slog.Logger) *pages {
+	return &pages{waker: w, wakeWait: wait, log: log, waking: map[string]*wakeCall{}}
+}
+
+// wakeTimeout bounds one Ensure.
+const wakeTimeout = 5 * time.Minute
+
+// wake starts Ensure for slug unless it is running, and waits up to wakeWait. done says
+// whether Ensure finished, with err its result.
+func (p *pages) wake(r *http.Request, slug string) (done bool, err error) {
+	p.mu.Lock()
+	c := p.waking[slug]
+	if c == nil {
+		c = &wakeCall{done: make(chan struct{})}
+		p.waking[slug] = c
+		// The request's context ends with the request; waking must not.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), wakeTimeout)
+		go func() {
+			defer cancel()
+			c.err = p.waker.Ensure(ctx, slug)
+			p.mu.Lock()
+			delete(p.waking, slug)
+			p.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	p.mu.Unlock()
+	t := time.NewTimer(p.wakeWait)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return true, c.err
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return false, nil
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -76,21 +127,17 @@ func (p *pages) upstreamDown(w http.ResponseWriter, r *http.Request, e *entry) {
 }
 
 // serveApp answers an app path ("/apps/…", "/dev/…") that has no running upstream in t.
-func (p *pages) serveApp(w http.ResponseWriter, r *http.Request, t *table) {
-	clean, res := approuter.Check(r.URL.EscapedPath())
-	if res.Status != 0 {
-		p.write(w, r, badPath(res))
-		return
-	}
-	_, kind, slug, ok := appKey(clean)
-	if !ok || slug == "" || !approuter.ValidSlug(slug) {
+// It returns true, having written nothing, when a dev environment was woken within the
+// wait and the request should be routed again.
+func (p *pages) serveApp(w http.ResponseWriter, r *http.Request, t *table, clean string, mayRetry bool) (retry bool) {
+	_, kind, slug, _ := appKey(clean)
+	if slug == "" || !approuter.ValidSlug(slug) {
 		p.write(w, r, notFound(slug))
-		return
+		return false
 	}
 	e, _ := t.match(clean)
 	if kind == KindDev {
-		p.serveDev(w, r, t, slug, e)
-		return
+		return p.serveDev(w, r, t, slug, e, mayRetry)
 	}
 	switch {
 	case e == nil && !t.slugs[slug]:
@@ -102,30 +149,31 @@ func (p *pages) serveApp(w http.ResponseWriter, r *http.Request, t *table) {
 		p.write(w, r, page{Status: http.StatusServiceUnavailable, Code: "starting", Title: "Starting…",
 			Message: "“" + slug + "” is being deployed.", Refresh: 3})
 	}
+	return false
 }
 
-func (p *pages) serveDev(w http.ResponseWriter, r *http.Request, t *table, slug string, e *entry) {
+func (p *pages) serveDev(w http.ResponseWriter, r *http.Request, t *table, slug string, e *entry, mayRetry bool) (retry bool) {
 	if p.waker == nil {
 		if e == nil && !t.slugs[slug] {
 			p.write(w, r, notFound(slug))
-			return
+			return false
 		}
 	} else {
-		// The request's context ends with the request; waking must not.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-		err := p.waker.Ensure(ctx, slug)
-		cancel()
+		done, err := p.wake(r, slug)
 		switch {
-		case errors.Is(err, ErrUnknownApp):
+		case done && (errors.Is(err, ErrUnknownApp) || errors.Is(err, store.ErrNotFound)):
 			p.write(w, r, notFound(slug))
-			return
-		case err != nil:
+			return false
+		case done && err != nil:
 			p.log.ErrorContext(r.Context(), "wake dev environment", "slug", slug, "err", err)
 			p.write(w, r, page{Status: http.StatusServiceUnavailable, Code: "wake_failed", Title: "Could not start",
 				Message: "The development environment of “" + slug + "” could not be started. MGX shows why on the app's page.", Refresh: 10})
-			return
+			return false
+		case done && mayRetry:
+			return true // started within the wait: route the request again, once
 		}
 	}
 	p.write(w, r, page{Status: http.StatusServiceUnavailable, Code: "starting", Title: "Starting…",
 		Message: "The development environment of “" + slug + "” is starting.", Refresh: 2})
+	return false
 }
