@@ -500,10 +500,27 @@ func (d *Driver) Exec(ctx context.Context, h *runtime.Handle, opts runtime.ExecO
 	}
 	cmd.Env = mergeEnv(os.Environ(), env)
 	if !opts.TTY {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+		cmd.Stdout, cmd.Stderr = opts.Stdout, opts.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-		err := cmd.Run()
+		// Output is drained by Wait; input is not awaited: a client that never closes its
+		// stdin (an SSH exec request) must not keep a finished command from returning.
+		var stdin io.WriteCloser
+		if opts.Stdin != nil {
+			if stdin, err = cmd.StdinPipe(); err != nil {
+				return -1, fmt.Errorf("exec in %s: %w", h.Name, err)
+			}
+		}
+		if err := cmd.Start(); err != nil {
+			return -1, fmt.Errorf("exec in %s: %w", h.Name, err)
+		}
+		if stdin != nil {
+			go func() {
+				_, _ = io.Copy(stdin, opts.Stdin)
+				stdin.Close()
+			}()
+		}
+		err := cmd.Wait()
 		return exitCode(cmd.ProcessState, err), ignoreExit(err)
 	}
 	size := opts.Size

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ func RunTests(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Exec", testExec},
 		{"ExecTTYAndResize", testExecTTY},
 		{"ExecNotRunning", testExecNotRunning},
+		{"ExecDoesNotWaitForStdin", testExecOpenStdin},
 		{"Recover", testRecover},
 		{"RecoverExited", testRecoverExited},
 		{"UnknownHandle", testUnknown},
@@ -472,5 +474,32 @@ func testHandleJSON(t *testing.T, h Harness) {
 	got := roundTrip(t, hd)
 	if got.ID != hd.ID || got.Driver != h.Driver.Name() || got.Labels["mgx.app"] != "demo" || !got.StartedAt.Equal(hd.StartedAt) {
 		t.Errorf("round-tripped handle %+v differs from %+v", got, hd)
+	}
+}
+
+// A client that never closes stdin (an SSH exec request) does not keep Exec from returning.
+func testExecOpenStdin(t *testing.T, h Harness) {
+	hd := start(t, h, runtime.Spec{Command: sh(loop)})
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		code, err := h.Driver.Exec(t.Context(), hd, runtime.ExecOptions{Command: sh("echo finished; exit 2"), Stdin: stdinR, Stdout: &out})
+		if err == nil && code != 2 {
+			err = fmt.Errorf("exit code %d, want 2", code)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Exec waited for stdin to close")
+	}
+	if out.String() != "finished\n" {
+		t.Errorf("output %q", out.String())
 	}
 }
