@@ -52,7 +52,7 @@ type Config struct {
 	// Addr to listen on (MGX_SSH_ADDR); default 127.0.0.1:2222.
 	Addr string
 	// DataDir holds the host key, ssh_host_ed25519_key, created on first start. Required.
-	DataDir string
+	DataDir   string
 	Apps      AppOwners       // required
 	Passwords PasswordChecker // nil: no password logins
 	Keys      KeyOwners       // nil: no key logins
