@@ -42,7 +42,7 @@ func (a apps) DevApp(ctx context.Context, slug string) (*devenv.App, error) {
 var _ devenv.AppSource = apps(nil)
 
 // writeApp lays out a workspace whose services are given as mgx.json service objects.
-func writeApp(t *testing.T, dir string, services ...string) {
+func writeApp(t testing.TB, dir string, services ...string) {
 	t.Helper()
 	files := map[string]string{
 		"server.js":    serverJS,
@@ -70,7 +70,7 @@ type fixture struct {
 	done    chan struct{}
 }
 
-func newProcessDriver(t *testing.T, dataDir string) runtime.Driver {
+func newProcessDriver(t testing.TB, dataDir string) runtime.Driver {
 	t.Helper()
 	d, err := process.New(process.Config{StateDir: filepath.Join(dataDir, "process")})
 	if err != nil {
@@ -79,7 +79,7 @@ func newProcessDriver(t *testing.T, dataDir string) runtime.Driver {
 	return d
 }
 
-func newFixture(t *testing.T, drv runtime.Driver, dataDir, ws string, cfg devenv.Config) *fixture {
+func newFixture(t testing.TB, drv runtime.Driver, dataDir, ws string, cfg devenv.Config) *fixture {
 	t.Helper()
 	f := &fixture{dataDir: dataDir, ws: ws, drv: drv, apps: apps{"demo": {
 		Slug: "demo", OwnerID: "alice", Dir: ws,

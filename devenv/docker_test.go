@@ -22,7 +22,7 @@ func testImage() string {
 }
 
 // newDockerDriver skips (or fails with MGX_TEST_DOCKER=1) when no daemon or image is there.
-func newDockerDriver(t *testing.T) *docker.Driver {
+func newDockerDriver(t testing.TB) *docker.Driver {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()

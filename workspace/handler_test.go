@@ -66,7 +66,7 @@ type env struct {
 
 // newEnv serves the files API for workspace w1 (owner alice, session s1) and w2 (bob).
 // The test caller names itself with the X-Test-User header ("admin" is an admin).
-func newEnv(t *testing.T, maxBytes int64) *env {
+func newEnv(t testing.TB, maxBytes int64) *env {
 	t.Helper()
 	data := t.TempDir()
 	ws, err := workspace.New(workspace.Config{DataDir: data, MaxFileBytes: maxBytes})
