@@ -244,7 +244,7 @@ func (h *harness) fastConfig(d scheduler.Driver) scheduler.Config {
 		Timeout: time.Minute, LeaseTTL: 600 * time.Millisecond, ClaimIdle: 400 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond, ReconcileInterval: 200 * time.Millisecond,
 		StaleAfter: 500 * time.Millisecond, StopGrace: 200 * time.Millisecond, FinishGrace: 300 * time.Millisecond,
-		Logger: testLogger(h.t),
+		ReadBlock: 100 * time.Millisecond, Logger: testLogger(h.t),
 	}
 }
 

@@ -113,6 +113,8 @@ type Config struct {
 	StaleAfter time.Duration
 	// StopGrace is how long a stopped agent gets between SIGTERM and SIGKILL. Default 10s.
 	StopGrace time.Duration
+	// ReadBlock is how long one stream read blocks; shutdown waits for it. Default 2s.
+	ReadBlock time.Duration
 	// FinishGrace is how long an agent may keep running after its FINISH. Default 15s.
 	FinishGrace time.Duration
 	// Logger; default discards.
@@ -185,6 +187,7 @@ func (c *Config) setDefaults() error {
 	def(&c.StaleAfter, 2*c.ClaimIdle)
 	def(&c.StopGrace, 10*time.Second)
 	def(&c.FinishGrace, 15*time.Second)
+	def(&c.ReadBlock, 2*time.Second)
 	if c.MaxRuns <= 0 {
 		c.MaxRuns = 8
 	}
@@ -296,7 +299,7 @@ func (s *Scheduler) readLoop(ctx context.Context) {
 		}
 		res, err := s.cfg.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Stream, ">"},
-			Count: 1, Block: 2 * time.Second,
+			Count: 1, Block: s.cfg.ReadBlock,
 		}).Result()
 		if err != nil {
 			<-s.slots
