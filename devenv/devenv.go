@@ -113,6 +113,7 @@ type Manager struct {
 	persist  map[string]*persistedEnv // what state.json holds
 	idle     map[string]bool          // apps stopped for idleness (reported as "idle")
 	stopping map[string]chan struct{} // apps being stopped, closed when done
+	failed   map[string]string        // why an app's environment cannot start (bad mgx.json)
 	saveMu   sync.Mutex
 }
 
@@ -172,7 +173,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "devenv", "consoles"), 0o700); err != nil {
 		return nil, fmt.Errorf("devenv: %w", err)
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, envs: map[string]*env{}, persist: map[string]*persistedEnv{}, idle: map[string]bool{}, stopping: map[string]chan struct{}{}}
+	m := &Manager{cfg: cfg, log: cfg.Logger, envs: map[string]*env{}, persist: map[string]*persistedEnv{}, idle: map[string]bool{}, stopping: map[string]chan struct{}{}, failed: map[string]string{}}
 	if err := m.load(); err != nil {
 		return nil, err
 	}
@@ -382,6 +383,13 @@ func (m *Manager) start(ctx context.Context, slug string) (*env, error) {
 		return nil, fmt.Errorf("devenv %s: %w", slug, err)
 	}
 	man, err := templates.LoadManifest(app.Dir)
+	m.mu.Lock()
+	if err != nil {
+		m.failed[slug] = err.Error() // reported by Status until a start succeeds
+	} else {
+		delete(m.failed, slug)
+	}
+	m.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("devenv %s: %w", slug, err)
 	}
@@ -457,6 +465,15 @@ func (m *Manager) stop(ctx context.Context, slug string, idle bool) {
 	m.mu.Unlock()
 }
 
+// restart stops the environment and starts it again (a new mgx.json).
+func (m *Manager) restart(slug string) {
+	ctx := context.Background()
+	m.stop(ctx, slug, false)
+	if _, err := m.start(ctx, slug); err != nil {
+		m.log.WarnContext(ctx, "devenv: restart", "slug", slug, "err", err)
+	}
+}
+
 // Upstream says where the gateway sends a preview request: p is the path after
 // /dev/<slug> ("/api/items"); strip says whether to remove /dev/<slug> first. ok is false
 // when the environment is not running (call Ensure). It counts as activity.
@@ -528,10 +545,12 @@ func (m *Manager) Status(slug string) Status {
 		return e.status()
 	}
 	m.mu.Lock()
-	idle := m.idle[slug]
+	idle, failed := m.idle[slug], m.failed[slug]
 	m.mu.Unlock()
 	st := Status{State: StateStopped, URL: m.previewURL(slug)}
-	if idle {
+	if failed != "" {
+		st.State, st.Message = StateCrashed, failed
+	} else if idle {
 		st.State = StateIdle
 		st.Message = "stopped after being idle; the next preview request starts it"
 	}

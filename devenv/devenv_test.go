@@ -367,3 +367,36 @@ func TestConsoleSubscribe(t *testing.T) {
 		t.Errorf("scrollback %d bytes, over 4096", n)
 	}
 }
+
+// A changed mgx.json restarts the environment with the new services; a broken one is a
+// clear status.
+func TestManifestChange(t *testing.T) {
+	needNode(t)
+	data, ws := t.TempDir(), t.TempDir()
+	writeApp(t, ws, webService)
+	f := newFixture(t, newProcessDriver(t, data), data, ws, devenv.Config{})
+	defer f.stopAll(t)
+	ensure(t, f.m)
+	if _, strip, _ := f.m.Upstream("demo", "/api/x"); strip {
+		t.Fatal("an api route before it exists")
+	}
+	writeApp(t, ws, webService, apiService)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		addr, strip, ok := f.m.Upstream("demo", "/api/x")
+		if ok && strip && get(t, addr, "/api/x").Svc == "api" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new api service never served; status %+v", f.m.Status("demo"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "mgx.json"), []byte(`{"framework":"nextjs","services":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := waitState(t, f.m, devenv.StateCrashed, 20*time.Second)
+	if !strings.Contains(st.Message, "mgx.json") {
+		t.Errorf("message %q does not name mgx.json", st.Message)
+	}
+}

@@ -2,10 +2,13 @@ package devenv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -451,11 +454,19 @@ func (e *env) watch(ctx context.Context) {
 	defer e.wg.Done()
 	t := time.NewTicker(e.m.cfg.WatchInterval)
 	defer t.Stop()
+	manifest := manifestHash(e.app.Dir)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if cur := manifestHash(e.app.Dir); cur != manifest {
+			// Services, routes or commands changed: start over with the new manifest
+			// (from another goroutine: the restart waits for this one to end).
+			e.console.Write([]byte(statusLine("mgx.json changed: restarting the environment")))
+			go e.m.restart(e.slug)
+			return
 		}
 		for _, name := range e.order {
 			s := e.services[name]
@@ -473,6 +484,15 @@ func (e *env) watch(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func manifestHash(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, templates.ManifestFile))
+	if err != nil {
+		return "missing"
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // shell returns the environment's shell workload, starting it when needed.
