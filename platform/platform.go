@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mgx-dev/mgx/control"
 	"github.com/mgx-dev/mgx/embedded"
 	"github.com/mgx-dev/mgx/events"
 	"github.com/mgx-dev/mgx/httpjson"
@@ -45,6 +46,9 @@ type Platform struct {
 
 	mux     *http.ServeMux
 	closers []func()
+	c       components
+	bg      background
+	bgCtx   context.Context
 }
 
 // Service is one line of the start-up banner.
@@ -125,7 +129,12 @@ func Start(ctx context.Context, cfg Config, dd *DataDir, log *slog.Logger) (_ *P
 	if err := p.adminPassword(); err != nil {
 		return nil, err
 	}
+	p.bgCtx, p.bg.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.closers = append(p.closers, func() { p.bg.cancel(); p.bg.wg.Wait() })
 	p.routes()
+	if err := p.buildComponents(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -174,9 +183,7 @@ func (p *Platform) routes() {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "version": Version})
 	})
 	p.mux.HandleFunc("GET /readyz", p.readyz)
-	p.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Error(w, http.StatusNotFound, "not_found", "no API route "+r.Method+" "+r.URL.Path)
-	})
+	control.OpenAPI{}.Mount(p.mux)
 	p.mux.Handle("/", web.Handler{FS: web.Dist()})
 }
 
