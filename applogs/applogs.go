@@ -182,13 +182,13 @@ func New(ctx context.Context, cfg Config) (*Logs, error) {
 		logs: cfg.Store.DB().Collection(LogsCollection), sps: cfg.Store.DB().Collection(SpansCollection),
 		dirty: map[string]int{}, notify: make(chan struct{}), trimmed: map[string]time.Time{},
 	}
-	if err := cfg.Store.EnsureIndexes(ctx, LogsCollection,
+	if err := ensureIndexes(ctx, cfg.Store, LogsCollection,
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("slug_id")},
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}, {Key: "ts", Value: -1}}, Options: options.Index().SetName("slug_ts")},
 	); err != nil {
 		return nil, err
 	}
-	if err := cfg.Store.EnsureIndexes(ctx, SpansCollection,
+	if err := ensureIndexes(ctx, cfg.Store, SpansCollection,
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("slug_id")},
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}, {Key: "trace_id", Value: 1}}, Options: options.Index().SetName("slug_trace")},
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}, {Key: "start", Value: -1}}, Options: options.Index().SetName("slug_start")},
@@ -516,4 +516,15 @@ func regexpQuote(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// ensureIndexes creates indexes one at a time: FerretDB v1 drops the connection when a
+// createIndexes command with several indexes meets indexes that already exist.
+func ensureIndexes(ctx context.Context, st *store.Store, coll string, models ...mongo.IndexModel) error {
+	for _, m := range models {
+		if err := st.EnsureIndexes(ctx, coll, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
