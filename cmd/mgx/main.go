@@ -24,7 +24,7 @@ func commands() map[string]command {
 		"scheduler":     {"run the agent scheduler alone", notYet("scheduler", "the Redis-Streams scheduler (issue 6)")},
 		"agent":         {"run one agent team session (inside an agent container)", notYet("agent", "the agent team (issue 6)")},
 		"plugin-runner": {"run the APISIX Go plugin runner with mgx-app-router", notYet("plugin-runner", "the APISIX plugin runner (issue 7)")},
-		"new":           {"render an app template into a directory", notYet("new", "the app templates (issue 4)")},
+		"new":           {"render an app template into a directory", runNew},
 		"version":       {"print the version", runVersion},
 	}
 }

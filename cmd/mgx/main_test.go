@@ -227,3 +227,35 @@ func TestUpRefusesUnwritableDataDir(t *testing.T) {
 		t.Fatalf("want one line, got %d: %s", n, b)
 	}
 }
+
+func TestNew(t *testing.T) {
+	none := func(string) string { return "" }
+	dir := filepath.Join(t.TempDir(), "recipes")
+	var out, errb bytes.Buffer
+	if code := run([]string{"new", "nextjs", dir, "--name", "Recipe Box"}, &out, &errb, none); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "slug recipe-box") {
+		t.Fatalf("output %q", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mgx.json")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"again into a non-empty dir", []string{"new", "nextjs", dir, "--name", "X"}, "mgx new:"},
+		{"unknown framework", []string{"new", "rails", filepath.Join(t.TempDir(), "a")}, "rails"},
+		{"missing dir", []string{"new", "nextjs"}, "want a framework"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			errb.Reset()
+			if code := run(tc.args, &out, &errb, none); code == 0 || !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q", code, errb.String())
+			}
+		})
+	}
+}
