@@ -570,6 +570,15 @@ const server = http.createServer(async (req, res) => {
     if (url.pathname.startsWith('/oauth2/')) return await oauth(req, res, url)
     if (url.pathname.startsWith('/api/')) return await api(req, res, url)
     if (url.pathname === '/healthz') return send(res, 200, { ok: true })
+    // Test hook: an agent writes a file (emits FILE_CHANGED), for conflict and live-update shots.
+    if (url.pathname === '/__mock/agent-write' && req.method === 'POST') {
+      const { session_id: sid, path: fp, content } = JSON.parse(await readBody(req))
+      const s = sessions.get(sid)
+      if (!s) return apiError(res, 404, 'not_found', 'No such session.')
+      workspaces.get(s.workspace_id).set(fp, content)
+      emit(sid, 'FILE_CHANGED', 'engineer', { path: fp, op: 'write' })
+      return send(res, 200, { ok: true })
+    }
     let r
     if ((r = /^\/dev\/([^/]+)\/?/.exec(url.pathname))) return preview(res, decodeURIComponent(r[1]))
     return serveStatic(res, url)

@@ -25,7 +25,7 @@ describe('event rendering', () => {
     render(<Chat timeline={buildTimeline(events)} stream={stream} prompt="A todo app" pending={[]} onSend={async () => {}} onCancel={() => {}} actions={{ onOpenFile }} />)
     expect(screen.getByText('A todo app')).toBeInTheDocument()
     expect(screen.getByTestId('agent-start')).toHaveTextContent('Emma joined as Product Manager')
-    expect(screen.getByTestId('plan')).toHaveTextContent('1/2')
+    expect(screen.getByTestId('plan')).toHaveTextContent('2/2') // a successful FINISH completes the plan
     expect(screen.getByText('the').tagName).toBe('STRONG')
     // The tool step is one line; its details open on demand.
     const tool = screen.getByTestId('tool-step')

@@ -44,6 +44,7 @@ function ToolLine({ item }: { item: Extract<Item, { kind: 'tool' }> }) {
         <span className="tool-name">{item.tool}</span>
         {item.summary && <span className="tool-summary">{item.summary}</span>}
         <span className="tool-meta">
+          {item.result && <span className="tool-result">{item.result}</span>}
           {item.durationMs !== undefined && formatDuration(item.durationMs)}
           <Icon name={open ? 'chevronDown' : 'chevronRight'} size={13} />
         </span>
@@ -152,6 +153,23 @@ export function TimelineItemView({ item, actions }: { item: Item; actions?: Item
     }
     case 'tool':
       return <ToolLine item={item} />
+    case 'handoff':
+      return (
+        <div className={`handoff handoff-${item.status}`} data-testid="handoff">
+          <Avatar role={item.to} size={22} />
+          <div className="handoff-body">
+            <div className="handoff-head">
+              <span>
+                <strong>{roleTitle(item.from)}</strong> → <strong>{roleTitle(item.to)}</strong>
+              </span>
+              <span className="handoff-status" aria-label={item.status === 'running' ? 'in progress' : item.status === 'ok' ? 'done' : 'failed'}>
+                {item.status === 'running' ? <Spinner size={11} /> : item.status === 'ok' ? <Icon name="check" size={12} /> : <Icon name="x" size={12} />}
+              </span>
+            </div>
+            {item.task && <div className="handoff-task">{item.task}</div>}
+          </div>
+        </div>
+      )
     case 'files':
       return (
         <div className="files-changed" data-testid="files-changed">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildTimeline, plainError } from './timeline'
+import { applyEvent, buildTimeline, plainError } from './timeline'
 import type { AgentEvent } from './types'
 
 let seq = 0
@@ -93,5 +93,50 @@ describe('timeline', () => {
   it('words errors plainly', () => {
     expect(plainError('run: context deadline exceeded\n goroutine 1')).toBe('The step took too long and was stopped.')
     expect(plainError('npm ERR! missing script: build\nat x')).toBe('npm ERR! missing script: build')
+  })
+})
+
+describe('run state', () => {
+  it('a file change after FINISH does not restart the run', () => {
+    const t = buildTimeline([
+      { seq: 1, type: 'AGENT_START', role: 'engineer', data: {} },
+      { seq: 2, type: 'FINISH', role: 'system', data: { status: 'succeeded' } },
+      { seq: 3, type: 'FILE_CHANGED', role: 'user', data: { path: 'a.ts' } },
+    ])
+    expect(t.running).toBe(false)
+  })
+})
+
+describe('the real agent team (agent/run.go)', () => {
+  it('shows hand-offs and moves the plan along delegate calls', () => {
+    const t = buildTimeline([
+      { seq: 1, type: 'AGENT_START', role: 'team_leader', data: { framework: 'nextjs' } },
+      { seq: 2, type: 'TOOL_START', role: 'team_leader', data: { call_id: 'p', tool: 'plan', args: { steps: '(300 bytes)' } } },
+      { seq: 3, type: 'PLAN', role: 'team_leader', data: { steps: [{ role: 'engineer', task: 'Build it' }, { role: 'qa_engineer', task: 'Test it' }] } },
+      { seq: 4, type: 'TOOL_END', role: 'team_leader', data: { call_id: 'p', tool: 'plan', ok: true, summary: '2 steps' } },
+      { seq: 5, type: 'TOOL_START', role: 'team_leader', data: { call_id: 'd1', tool: 'delegate', args: { role: 'engineer', task: 'Build it' } } },
+      { seq: 6, type: 'TOOL_START', role: 'engineer', data: { call_id: 'w', tool: 'write_file', args: { path: 'a.ts', content: '(900 bytes)' } } },
+      { seq: 7, type: 'TOOL_END', role: 'engineer', data: { call_id: 'w', tool: 'write_file', ok: true, summary: 'wrote a.ts' } },
+    ])
+    expect(t.items.map((i) => i.kind)).toEqual(['agent_start', 'plan', 'handoff', 'tool'])
+    expect(t.plan?.map((s) => s.status)).toEqual(['active', 'pending'])
+    expect(t.activeRole).toBe('engineer')
+    expect(t.items[3]).toMatchObject({ result: 'wrote a.ts', status: 'ok' })
+    const t2 = [
+      { seq: 8, type: 'TOOL_END', role: 'team_leader', data: { call_id: 'd1', tool: 'delegate', ok: true } },
+      { seq: 9, type: 'TOOL_START', role: 'team_leader', data: { call_id: 'd2', tool: 'delegate', args: { role: 'qa_engineer', task: 'Test it' } } },
+      { seq: 10, type: 'TOOL_END', role: 'team_leader', data: { call_id: 'd2', tool: 'delegate', ok: false, summary: 'tests failed' } },
+    ].reduce((acc, e) => applyEvent(acc, e), t)
+    expect(t2.plan?.map((s) => s.status)).toEqual(['done', 'failed'])
+    const planItem = t2.items.find((i) => i.kind === 'plan')
+    expect(planItem?.kind === 'plan' && planItem.steps.map((s) => s.title)).toEqual(['Build it', 'Test it'])
+  })
+
+  it('failed tool ends carry the summary as the error', () => {
+    const t = buildTimeline([
+      { seq: 1, type: 'TOOL_START', role: 'engineer', data: { call_id: 'r', tool: 'run_command', args: { command: 'npm test' } } },
+      { seq: 2, type: 'TOOL_END', role: 'engineer', data: { call_id: 'r', tool: 'run_command', ok: false, summary: 'exit 1', exit_code: 1, output: 'FAIL' } },
+    ])
+    expect(t.items[0]).toMatchObject({ status: 'error', error: 'exit 1', output: 'FAIL' })
   })
 })

@@ -26,9 +26,12 @@ export type TimelineItem =
       error?: string
       status: 'running' | 'ok' | 'error'
       durationMs?: number
+      /** What the tool reported when it ended ("wrote 1.2 KB", "exit 1"). */
+      result?: string
       seq: number
     }
   | { kind: 'files'; key: string; role: string; paths: string[]; seq: number }
+  | { kind: 'handoff'; key: string; callId?: string; from: string; to: string; task: string; status: 'running' | 'ok' | 'error'; seq: number }
   | { kind: 'preview'; key: string; url?: string; seq: number }
   | { kind: 'error'; key: string; role: string; message: string; detail?: string; seq: number }
   | { kind: 'finish'; key: string; role: string; status: string; summary?: string; seq: number }
@@ -151,7 +154,9 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
   } else {
     next.runUsage = run
   }
-  if (ev.type !== 'FINISH') next.running = true
+  // A run is under way from the first agent activity until its FINISH. File changes, preview
+  // notices and errors alone (e.g. from a person's save after the run) do not start one.
+  if (['AGENT_START', 'PLAN', 'MESSAGE_DELTA', 'TOOL_START'].includes(ev.type) || (ev.type === 'MESSAGE' && role !== 'user')) next.running = true
 
   switch (ev.type) {
     case 'AGENT_START': {
@@ -209,6 +214,24 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
       const tool = str(d.tool) ?? str(d.name) ?? 'tool'
       const input = d.input ?? d.args ?? d.arguments ?? d.params
       const callId = str(d.call_id) ?? str(d.id) ?? str(d.tool_call_id)
+      const args = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>
+      if (tool === 'delegate' && str(args.role)) {
+        // The lead hands a step to a member: a hand-off line, and the plan moves on.
+        const to = str(args.role)!
+        const task = str(args.task) ?? ''
+        items.push({ kind: 'handoff', key, callId, from: role, to, task, status: 'running', seq: ev.seq })
+        if (t.plan) next.plan = advancePlan(t.plan, to)
+        syncPlanItem(items, next.plan)
+        next.activeRole = to
+        next.activity = task ? `working on: ${task.length > 80 ? `${task.slice(0, 77)}…` : task}` : 'working'
+        break
+      }
+      if (tool === 'plan' && role === (t.items.find((i) => i.kind === 'plan')?.role ?? role)) {
+        // The PLAN event that follows shows the plan itself.
+        next.activeRole = role
+        next.activity = 'planning'
+        break
+      }
       items.push({ kind: 'tool', key, callId, role, tool, input, summary: toolSummary(tool, input), status: 'running', seq: ev.seq })
       next.activeRole = role
       next.activity = `${ACTIVITY[tool] ?? `using ${tool}`}${toolSummary(tool, input) ? ` ${toolSummary(tool, input)}` : ''}`
@@ -217,17 +240,30 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
     case 'TOOL_END': {
       const id = str(d.call_id) ?? str(d.id) ?? str(d.tool_call_id)
       const tool = str(d.tool) ?? str(d.name)
+      const failed = d.ok === false || d.success === false || str(d.error) !== undefined
+      // The end of a hand-off: that member's step is done.
+      const h = items.findIndex((it) => it.kind === 'handoff' && it.status === 'running' && (id ? it.callId === id : tool === 'delegate'))
+      if (h >= 0) {
+        const ho = items[h] as Extract<TimelineItem, { kind: 'handoff' }>
+        items[h] = { ...ho, status: failed ? 'error' : 'ok' }
+        if (t.plan) next.plan = completePlan(t.plan, ho.to, failed)
+        syncPlanItem(items, next.plan)
+        break
+      }
+      if (tool === 'plan' && !items.some((it) => it.kind === 'tool' && it.callId === id)) break
       let idx = -1
       for (let i = items.length - 1; i >= 0; i--) {
         const it = items[i]
         if (it.kind !== 'tool' || it.status !== 'running') continue
         if (id ? it.callId === id : !tool || it.tool === tool) { idx = i; break }
       }
-      const error = str(d.error) ?? (d.ok === false || d.success === false ? str(d.message) ?? 'failed' : undefined)
+      const summary = str(d.summary)
+      const error = str(d.error) ?? (failed ? summary ?? str(d.message) ?? 'failed' : undefined)
       const patch = {
         output: d.output ?? d.result ?? d.stdout,
         error,
-        status: (error ? 'error' : 'ok') as 'ok' | 'error',
+        result: failed ? undefined : summary,
+        status: (failed ? 'error' : 'ok') as 'ok' | 'error',
         durationMs: num(d.duration_ms) ?? num(d.elapsed_ms),
       }
       if (idx >= 0) items[idx] = { ...(items[idx] as Extract<TimelineItem, { kind: 'tool' }>), ...patch }
@@ -260,7 +296,11 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
     }
     case 'FINISH': {
       const status = str(d.status) ?? 'succeeded'
-      items.push({ kind: 'finish', key, role, status, summary: str(d.summary) ?? str(d.message), seq: ev.seq })
+      items.push({ kind: 'finish', key, role, status, summary: str(d.summary) ?? str(d.reason) ?? str(d.message), seq: ev.seq })
+      if (status === 'succeeded' && t.plan) {
+        next.plan = t.plan.map((st) => ({ ...st, status: st.status === 'failed' ? 'failed' : 'done' }))
+        syncPlanItem(items, next.plan)
+      }
       next.running = false
       next.activity = undefined
       next.activeRole = undefined
@@ -269,7 +309,7 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
       for (let i = 0; i < items.length; i++) {
         const it = items[i]
         if (it.kind === 'message' && it.streaming) items[i] = { ...it, streaming: false }
-        if (it.kind === 'tool' && it.status === 'running') items[i] = { ...it, status: status === 'succeeded' ? 'ok' : 'error' }
+        if ((it.kind === 'tool' || it.kind === 'handoff') && it.status === 'running') items[i] = { ...it, status: status === 'succeeded' ? 'ok' : 'error' }
       }
       break
     }
@@ -277,6 +317,34 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
       break
   }
   return next
+}
+
+/** A member starts a step: the first open step of theirs becomes active. */
+export function advancePlan(plan: PlanStep[], role: string): PlanStep[] {
+  if (plan.some((s) => s.status === 'active' && s.role === role)) return plan
+  const i = plan.findIndex((s) => s.status === 'pending' && s.role === role)
+  const j = i >= 0 ? i : plan.findIndex((s) => s.status === 'pending' && !s.role)
+  if (j < 0) return plan
+  return plan.map((s, k) => (k === j ? { ...s, status: 'active' } : s))
+}
+
+/** A member's step ended. */
+export function completePlan(plan: PlanStep[], role: string, failed: boolean): PlanStep[] {
+  let i = plan.findIndex((s) => s.status === 'active' && s.role === role)
+  if (i < 0) i = plan.findIndex((s) => s.status === 'active')
+  if (i < 0) return plan
+  return plan.map((s, k) => (k === i ? { ...s, status: failed ? 'failed' : 'done' } : s))
+}
+
+function syncPlanItem(items: TimelineItem[], plan: PlanStep[] | undefined) {
+  if (!plan) return
+  for (let i = items.length - 1; i >= 0; i--) {
+    const it = items[i]
+    if (it.kind === 'plan') {
+      items[i] = { ...it, steps: plan }
+      return
+    }
+  }
 }
 
 export function buildTimeline(events: AgentEvent[]): Timeline {

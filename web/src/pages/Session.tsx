@@ -66,7 +66,7 @@ export function SessionPage({ id }: { id: string }) {
 
   const onEvent = useCallback(
     (ev: AgentEvent) => {
-      if (ev.type === 'FILE_CHANGED') {
+      if (ev.type === 'FILE_CHANGED' && ev.role !== 'user') {
         const d = ev.data ?? {}
         const paths = [d.path, d.file, ...(Array.isArray(d.paths) ? d.paths : [])].filter((p): p is string => typeof p === 'string')
         setAgentChanged((m) => {
@@ -202,6 +202,7 @@ export function SessionPage({ id }: { id: string }) {
                 aria-controls={`panel-${t.id}`}
                 tabIndex={tab === t.id ? 0 : -1}
                 className={`tab${tab === t.id ? ' active' : ''}${i === 3 ? ' tab-sep' : ''}`}
+                title={t.label}
                 onClick={() => select(t.id)}
                 onKeyDown={(e) => {
                   if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return
@@ -212,7 +213,7 @@ export function SessionPage({ id }: { id: string }) {
                 data-testid={`tab-${t.id}`}
               >
                 <Icon name={t.icon} size={14} />
-                <span>{t.label}</span>
+                <span className="tab-label">{t.label}</span>
                 {t.id === 'code' && changedUnseen.size > 0 && <span className="tab-badge">{changedUnseen.size}</span>}
                 {t.id === 'preview' && tl.previewReady && <span className="pulse-dot small" aria-label="running" />}
               </button>
