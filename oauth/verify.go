@@ -52,7 +52,7 @@ func (k *keyring) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error)
 // and caches it; an unknown kid triggers a refetch at most every MinRefresh.
 type RemoteKeys struct {
 	URL        string        // <issuer>/jwks
-	Client     *http.Client  // default http.DefaultClient... set a timeout
+	Client     *http.Client  // default: a client with a 10s timeout
 	TTL        time.Duration // cache lifetime; default 5m
 	MinRefresh time.Duration // default 10s
 

@@ -1,0 +1,93 @@
+package oauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+func TestUsersAPI(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	adminTok, err := e.cliConfig().PasswordCredentialsToken(ctx, adminEmail, adminPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userTok, err := e.cliConfig().PasswordCredentialsToken(ctx, userEmail, userPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, token string, body any) (int, map[string]any) {
+		var rd *bytes.Reader
+		if body != nil {
+			rd = bytes.NewReader(mustJSON(body))
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		token  string
+		body   any
+		want   int
+	}{
+		{"list without a token", "GET", "/api/users", "", nil, 401},
+		{"list as a non-admin", "GET", "/api/users", userTok.AccessToken, nil, 403},
+		{"create as a non-admin", "POST", "/api/users", userTok.AccessToken, map[string]string{"email": "x@example.com", "password": "long enough pw"}, 403},
+		{"create", "POST", "/api/users", adminTok.AccessToken, map[string]string{"email": "New@Example.com", "password": "long enough pw", "name": "New"}, 201},
+		{"create a duplicate", "POST", "/api/users", adminTok.AccessToken, map[string]string{"email": "new@example.com", "password": "long enough pw"}, 409},
+		{"create with a weak password", "POST", "/api/users", adminTok.AccessToken, map[string]string{"email": "w@example.com", "password": "short"}, 400},
+		{"create with an unknown field", "POST", "/api/users", adminTok.AccessToken, map[string]string{"email": "w@example.com", "password": "long enough pw", "role": "root"}, 400},
+		{"me", "GET", "/api/me", userTok.AccessToken, nil, 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, m := call(c.method, c.path, c.token, c.body)
+			if st != c.want {
+				t.Fatalf("status %d, want %d: %v", st, c.want, m)
+			}
+			if st >= 400 {
+				if _, ok := m["error"].(map[string]any); !ok {
+					t.Fatalf("error shape: %v", m)
+				}
+			}
+			if _, leaked := m["password_hash"]; leaked {
+				t.Fatal("password hash in the response")
+			}
+		})
+	}
+	st, m := call("GET", "/api/users?q=new", adminTok.AccessToken, nil)
+	list, _ := m["users"].([]any)
+	if st != 200 || m["total"] != float64(1) || len(list) != 1 || list[0].(map[string]any)["email"] != "new@example.com" {
+		t.Fatalf("search: %d %v", st, m)
+	}
+	// The new user can sign in.
+	if _, err := e.cliConfig().PasswordCredentialsToken(ctx, "new@example.com", "long enough pw"); err != nil {
+		t.Fatalf("sign in as the created user: %v", err)
+	}
+	// A user deleted after their token was issued gets 401 from /api/me.
+	if err := e.p.Users().Delete(ctx, "mgx", e.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := call("GET", "/api/me", userTok.AccessToken, nil); st != 401 {
+		t.Fatalf("/api/me of a deleted user: %d", st)
+	}
+}

@@ -1,0 +1,124 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mgx-dev/mgx/password"
+)
+
+// serve runs one request through the provider's mux (no network) and decodes the JSON.
+func serve(tb testing.TB, h http.Handler, path string, form url.Values, user, pass string) (int, map[string]any) {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+		tb.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Code, m
+}
+
+func benchEnv(b *testing.B) (*env, http.Handler) {
+	e := newEnv(b, func(c *Config) { c.MaxFailuresPerAddress = 1 << 30 })
+	mux := http.NewServeMux()
+	e.p.Mount(mux)
+	return e, mux
+}
+
+// BenchmarkRefreshGrant: one refresh_token grant per op (rotation: each op uses the token
+// the previous one returned), storage on embedded FerretDB.
+func BenchmarkRefreshGrant(b *testing.B) {
+	e, h := benchEnv(b)
+	tok, err := e.cliConfig().PasswordCredentialsToken(b.Context(), userEmail, userPass)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := tok.RefreshToken
+	b.ResetTimer()
+	for b.Loop() {
+		st, m := serve(b, h, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {CLIClientID}, "refresh_token": {rt}}, "", "")
+		if st != 200 {
+			b.Fatalf("refresh: %d %v", st, m)
+		}
+		rt = m["refresh_token"].(string)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "grants/s")
+}
+
+// BenchmarkVerify: the control plane's local JWT check (ES256, claims) per request.
+func BenchmarkVerify(b *testing.B) {
+	e, _ := benchEnv(b)
+	tok, err := e.cliConfig().PasswordCredentialsToken(b.Context(), userEmail, userPass)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	durs := make([]time.Duration, 0, 1<<16)
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := e.verifier.Verify(ctx, tok.AccessToken); err != nil {
+			b.Fatal(err)
+		}
+		durs = append(durs, time.Since(t0))
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkIntrospect: RFC 7662 introspection of an access token by a confidential client.
+func BenchmarkIntrospect(b *testing.B) {
+	e, h := benchEnv(b)
+	ctx := b.Context()
+	_, secret, err := e.p.CreateAppClient(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := e.cliConfig().PasswordCredentialsToken(ctx, userEmail, userPass)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		st, m := serve(b, h, "/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, "app-bench", secret)
+		if st != 200 || m["active"] != true {
+			b.Fatalf("introspect: %d %v", st, m)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkPasswordSignIn: a full password grant (Argon2id verify, throttle bookkeeping,
+// token issue); compare with BenchmarkArgon2idVerify, its floor.
+func BenchmarkPasswordSignIn(b *testing.B) {
+	_, h := benchEnv(b)
+	form := url.Values{"grant_type": {"password"}, "client_id": {CLIClientID}, "username": {userEmail}, "password": {userPass}}
+	b.ResetTimer()
+	for b.Loop() {
+		if st, m := serve(b, h, "/oauth2/token", form, "", ""); st != 200 {
+			b.Fatalf("sign-in: %d %v", st, m)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sign-ins/s")
+}
+
+func BenchmarkArgon2idVerify(b *testing.B) {
+	hash, _ := password.Hash(userPass)
+	for b.Loop() {
+		if !password.Verify(hash, userPass) {
+			b.Fatal("mismatch")
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+}
