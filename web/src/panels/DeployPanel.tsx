@@ -112,11 +112,12 @@ async function followBuildLog(
       const res = await api.raw(`/api/apps/${encodeURIComponent(slug)}/deployments/${encodeURIComponent(id)}/logs`, { headers, signal })
       if (!res.ok || !res.body) throw await toError(res)
       const parser = new SSEParser()
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+      const reader = res.body.getReader()
+      const decoder = new TextDecoder()
       for (;;) {
         const { value, done } = await reader.read()
         if (done) break
-        for (const msg of parser.feed(value)) {
+        for (const msg of parser.feed(decoder.decode(value, { stream: true }))) {
           if (applyLogMessage(msg, add, setDeployment)) return
         }
       }

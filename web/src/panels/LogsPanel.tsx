@@ -90,11 +90,12 @@ async function followLogs(api: Api, url: string, signal: AbortSignal, onEntry: (
       onState('following')
       attempt = 0
       const parser = new SSEParser()
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+      const reader = res.body.getReader()
+      const decoder = new TextDecoder()
       for (;;) {
         const { value, done } = await reader.read()
         if (done) break
-        for (const msg of parser.feed(value)) {
+        for (const msg of parser.feed(decoder.decode(value, { stream: true }))) {
           if (msg.event !== 'log') continue
           try {
             const e = JSON.parse(msg.data) as LogEntry
