@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
+	"time"
 )
 
 func TestUsersAPI(t *testing.T) {
@@ -89,5 +91,42 @@ func TestUsersAPI(t *testing.T) {
 	}
 	if st, _ := call("GET", "/api/me", userTok.AccessToken, nil); st != 401 {
 		t.Fatalf("/api/me of a deleted user: %d", st)
+	}
+}
+
+func TestExpiredAccessToken(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AccessTokenLifespan = time.Second })
+	ctx := t.Context()
+	_, secret, err := e.p.CreateAppClient(ctx, "exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.cliConfig().PasswordCredentialsToken(ctx, userEmail, userPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.verifier.Verify(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	// The verifier allows 5s of clock skew; past that the token is refused.
+	late := *e.verifier
+	late.Now = func() time.Time { return time.Now().Add(5 * time.Second) }
+	if _, err := late.Verify(ctx, tok.AccessToken); err == nil {
+		t.Fatal("expired token accepted by the verifier")
+	}
+	_, m, _ := e.postForm("/oauth2/introspect", url.Values{"token": {tok.AccessToken}}, "app-exp", secret)
+	if m["active"] != false {
+		t.Fatalf("introspection of an expired token: %v", m)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.p.Issuer()+"/userinfo", nil)
+	tok.SetAuthHeader(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("userinfo with an expired token: %d", resp.StatusCode)
 	}
 }
