@@ -52,13 +52,14 @@ type harness struct {
 	api     *httptest.Server // the deployment API; X-User names the caller
 	front   *httptest.Server // the embedded gateway: /apps/<slug>/
 	cfg     deploy.Config
+	maxWait time.Duration
 	cancel  context.CancelFunc
 	runDone chan struct{}
 }
 
 func newHarness(t *testing.T, st *store.Store, drv runtime.Driver, b deploy.Builder, tune func(*deploy.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, st: st, apps: &testApps{apps: map[string]*deploy.App{}}}
+	h := &harness{t: t, st: st, apps: &testApps{apps: map[string]*deploy.App{}}, maxWait: 2 * time.Minute}
 	h.emb = gateway.NewEmbedded(gateway.EmbeddedConfig{})
 	gw, err := gateway.New(t.Context(), gateway.Config{Store: st, Driver: h.emb})
 	if err != nil {
@@ -162,7 +163,7 @@ func (h *harness) deploy(slug, body string) *deploy.Deployment {
 
 func (h *harness) wait(slug, id string) *deploy.Deployment {
 	h.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(h.maxWait)
 	for time.Now().Before(deadline) {
 		d, err := h.dp.Get(h.t.Context(), slug, id)
 		if err != nil {
@@ -173,7 +174,8 @@ func (h *harness) wait(slug, id string) *deploy.Deployment {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	h.t.Fatalf("deployment %s did not finish", id)
+	lines, _ := h.buildLogSoFar(slug, id)
+	h.t.Fatalf("deployment %s did not finish in %v; build log ends:\n%s", id, h.maxWait, strings.Join(lines[max(0, len(lines)-30):], "\n"))
 	return nil
 }
 
@@ -227,4 +229,28 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// buildLogSoFar reads the stored build log without waiting for the end.
+func (h *harness) buildLogSoFar(slug, id string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.api.URL+"/api/apps/"+slug+"/deployments/"+id+"/logs", nil)
+	req.Header.Set("X-User", "owner")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var ll deploy.LogLine
+			if json.Unmarshal([]byte(d), &ll) == nil && ll.Text != "" {
+				lines = append(lines, ll.Text)
+			}
+		}
+	}
+	return lines, nil
 }

@@ -64,7 +64,9 @@ func processHarness(t *testing.T) (*harness, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, storetest.New(t), drv, b, nil)
+	st := storetest.New(t)
+	h := newHarness(t, st, drv, b, nil)
+	t.Cleanup(func() { cleanupWorkloads(h, st) })
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"mgx.json": manifestJSON, "server.py": serverPy, "version.txt": "v1"})
 	h.addApp("shop", "owner", dir)

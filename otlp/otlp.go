@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -32,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mgx-dev/mgx/applogs"
+	"github.com/mgx-dev/mgx/apps"
 )
 
 // Sink stores what was received; *applogs.Logs implements it.
@@ -448,4 +450,51 @@ func hexIDsToBase64(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(v)
+}
+
+// AppStore finds apps by slug; *apps.Store implements it.
+type AppStore interface {
+	Get(ctx context.Context, slug string) (*apps.App, error)
+}
+
+// KnownApps answers Apps from an app store, caching answers for ttl (default 30s) so a
+// busy app does not cost a database read per export.
+func KnownApps(s AppStore, ttl time.Duration) Apps {
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	return &knownApps{s: s, ttl: ttl, m: map[string]knownEntry{}}
+}
+
+type knownEntry struct {
+	ok bool
+	at time.Time
+}
+
+type knownApps struct {
+	s   AppStore
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]knownEntry
+}
+
+func (k *knownApps) Exists(ctx context.Context, slug string) bool {
+	k.mu.Lock()
+	e, ok := k.m[slug]
+	k.mu.Unlock()
+	if ok && time.Since(e.at) < k.ttl {
+		return e.ok
+	}
+	_, err := k.s.Get(ctx, slug)
+	exists := err == nil
+	if err != nil && !errors.Is(err, apps.ErrNotFound) {
+		return true // a database hiccup must not lose telemetry
+	}
+	k.mu.Lock()
+	if len(k.m) > 10000 {
+		clear(k.m)
+	}
+	k.m[slug] = knownEntry{ok: exists, at: time.Now()}
+	k.mu.Unlock()
+	return exists
 }
