@@ -14,6 +14,14 @@ function basePathFromEnv(): string {
   return raw;
 }
 
+function publicHost(): string[] {
+  try {
+    return process.env.PUBLIC_URL ? [new URL(process.env.PUBLIC_URL).hostname] : [];
+  } catch {
+    return [];
+  }
+}
+
 const basePath = basePathFromEnv();
 
 const nextConfig: NextConfig = {
@@ -29,8 +37,9 @@ const nextConfig: NextConfig = {
     "@opentelemetry/instrumentation-http",
     "@opentelemetry/instrumentation-mongodb",
   ],
-  // The dev server sits behind the MGX gateway, whose host differs from the container's.
-  allowedDevOrigins: ["*"],
+  // `next dev` sits behind the MGX gateway: let the page's origin (PUBLIC_URL's host) load
+  // dev resources and open the hot-reload socket.
+  allowedDevOrigins: publicHost(),
 };
 
 export default nextConfig;

@@ -49,6 +49,9 @@ def setup_telemetry(app: FastAPI, settings: Settings) -> object | None:
         handler = LoggingHandler(level=logging.INFO, logger_provider=logger_provider)
         handler.addFilter(_NotFromOpenTelemetry())
         logging.getLogger().addHandler(handler)
+        # While MGX is unreachable the exporter would warn about every retry; one error per
+        # dropped batch is enough.
+        logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.ERROR)
 
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="api/health")
         PymongoInstrumentor().instrument(tracer_provider=tracer_provider)
