@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -214,7 +215,7 @@ func (e *env) supervise(ctx context.Context, s *service) {
 		out = &prefixWriter{w: e.console, prefix: []byte(prefix)}
 	}
 	crash := func(msg string, code *int) bool {
-		e.console.Write([]byte(statusLine(fmt.Sprintf("%s: %s; retrying in %s", s.def.Name, msg, backoff.Round(time.Second)))))
+		e.console.Write([]byte(statusLine(fmt.Sprintf("%s: %s; retrying in %s", s.def.Name, msg, backoff.Round(100*time.Millisecond)))))
 		e.set(s, func(s *service) {
 			s.state, s.message, s.exitCode, s.addr = StateCrashed, msg, code, ""
 			s.restarts++
@@ -433,11 +434,18 @@ func (e *env) probe(ctx context.Context, s *service, addr string, answering chan
 	if !s.def.StripPrefix {
 		p = basePath(e.slug) + p
 	}
-	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// A server that holds the request past the timeout is compiling the page (Next.js
+	// does on first request): it runs. Docker's proxy without a server behind it closes
+	// at once instead.
+	client := &http.Client{Timeout: 3 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+p, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
+		resp, err := client.Do(req)
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil) {
+			if resp != nil {
+				resp.Body.Close()
+			}
 			close(answering)
 			return
 		}

@@ -41,6 +41,13 @@ func TestDockerTemplates(t *testing.T) {
 			}
 			f := newFixture(t, drv, data, ws, cfg)
 			defer f.stopAll(t)
+			// What the core gives every app (no provider answers here: sign-in is not tested).
+			for k, v := range map[string]string{
+				"MGX_OAUTH_ISSUER": "http://127.0.0.1:9/oauth2", "MGX_OAUTH_CLIENT_ID": "app-demo",
+				"MGX_OAUTH_CLIENT_SECRET": "test-secret", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9/otlp",
+			} {
+				f.apps["demo"].Env[k] = v
+			}
 			begin := time.Now()
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 			defer cancel()
