@@ -22,6 +22,14 @@ var (
 // verification), so neither message nor timing tells whether an account exists.
 func (p *Provider) authenticate(ctx context.Context, realm, email, pw, addr string) (users.User, time.Duration, error) {
 	email = users.NormalizeEmail(email)
+	if len(email) > 254 {
+		// No such account can exist; keep the throttle keys bounded. Same work, same answer.
+		password.Verify(p.dummyHash, pw)
+		if err := p.throttle.fail(ctx, realm, "", addr); err != nil {
+			return users.User{}, 0, err
+		}
+		return users.User{}, 0, errBadCredentials
+	}
 	wait, err := p.throttle.blocked(ctx, realm, email, addr)
 	if err != nil {
 		return users.User{}, 0, err

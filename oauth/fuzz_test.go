@@ -1,12 +1,14 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzTokenRequest throws arbitrary token requests at the token endpoint: it must never
@@ -34,7 +36,9 @@ func FuzzTokenRequest(f *testing.F) {
 		f.Add(s.body, s.ctype, s.auth)
 	}
 	f.Fuzz(func(t *testing.T, body, ctype, auth string) {
-		req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(body))
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}

@@ -256,13 +256,7 @@ func (p *Provider) DeleteAppClient(ctx context.Context, slug string) error {
 // RevokeUser ends every grant and sign-in session of the user. Access tokens already
 // issued stay valid where they are verified locally, until they expire.
 func (p *Provider) RevokeUser(ctx context.Context, userID string) error {
-	if err := p.grants.revokeUser(ctx, userID); err != nil {
-		return err
-	}
-	if _, err := p.sso.DeleteMany(ctx, bson.M{"user_id": userID}); err != nil {
-		return fmt.Errorf("end sign-in sessions: %w", err)
-	}
-	return nil
+	return UserRevoker{DB: p.cfg.Store.DB()}.RevokeUser(ctx, userID)
 }
 
 // Run rotates signing keys and sweeps expired rows until ctx ends.

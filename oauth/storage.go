@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mgx-dev/mgx/store"
+	"github.com/mgx-dev/mgx/users"
 )
 
 // Collections of the provider's grant state. Codes and tokens are keyed by fosite's
@@ -320,16 +321,6 @@ func (g *grantStore) RevokeAccessToken(ctx context.Context, requestID string) er
 	return nil
 }
 
-// revokeUser ends every grant of a user.
-func (g *grantStore) revokeUser(ctx context.Context, userID string) error {
-	for _, c := range []*mongo.Collection{g.refresh, g.access, g.codes, g.pkce, g.oidc} {
-		if _, err := c.DeleteMany(ctx, bson.M{"user_id": userID}); err != nil {
-			return fmt.Errorf("revoke grants in %s: %w", c.Name(), err)
-		}
-	}
-	return nil
-}
-
 // revokeClient ends every grant of a client (app deleted or secret rotated).
 func (g *grantStore) revokeClient(ctx context.Context, clientID string) error {
 	for _, c := range []*mongo.Collection{g.refresh, g.access, g.codes, g.pkce, g.oidc} {
@@ -361,4 +352,22 @@ type passwordGrantStore struct {
 
 func (p *passwordGrantStore) Authenticate(ctx context.Context, username, password string) (string, error) {
 	return p.auth(ctx, username, password)
+}
+
+// UserRevoker signs users out everywhere by deleting their grants and sign-in sessions
+// straight from the database; a control plane running without the provider (`mgx
+// control` alone) sets it as users.Store.Revoker.
+type UserRevoker struct{ DB *mongo.Database }
+
+var _ users.Revoker = UserRevoker{}
+
+// RevokeUser deletes every refresh token, access token session, code and SSO session of
+// the user.
+func (u UserRevoker) RevokeUser(ctx context.Context, userID string) error {
+	for _, c := range []string{refreshCollection, accessCollection, codesCollection, pkceCollection, oidcCollection, ssoCollection} {
+		if _, err := u.DB.Collection(c).DeleteMany(ctx, bson.M{"user_id": userID}); err != nil {
+			return fmt.Errorf("revoke user in %s: %w", c, err)
+		}
+	}
+	return nil
 }
