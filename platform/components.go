@@ -57,6 +57,10 @@ func (p *Platform) buildComponents(ctx context.Context) error {
 	p.c.Tickets = &terminal.Tickets{}
 	p.c.Tickets.Mount(api)
 
+	if err := p.wireApps(ctx, api); err != nil {
+		return err
+	}
+
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "not_found", "no API route "+r.Method+" "+r.URL.Path)
 	})

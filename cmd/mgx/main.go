@@ -22,7 +22,7 @@ func commands() map[string]command {
 		"control":       {"run the control plane API alone", notYet("control", "the control plane as its own process (the sessions and gateway issues)")},
 		"oauth":         {"run the OAuth2/OIDC provider alone", notYet("oauth", "the OAuth2/OIDC provider (issue 3)")},
 		"scheduler":     {"run the agent scheduler alone", notYet("scheduler", "the Redis-Streams scheduler (issue 6)")},
-		"agent":         {"run one agent team session (inside an agent container)", notYet("agent", "the agent team (issue 6)")},
+		"agent":         {"run one agent team session (inside an agent container)", runAgent},
 		"plugin-runner": {"run the APISIX Go plugin runner with mgx-app-router", notYet("plugin-runner", "the APISIX plugin runner (issue 7)")},
 		"new":           {"render an app template into a directory", runNew},
 		"version":       {"print the version", runVersion},

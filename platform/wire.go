@@ -1,0 +1,349 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	dockerclient "github.com/docker/docker/client"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/mgx-dev/mgx/applogs"
+	"github.com/mgx-dev/mgx/apps"
+	"github.com/mgx-dev/mgx/deploy"
+	"github.com/mgx-dev/mgx/devenv"
+	"github.com/mgx-dev/mgx/gateway"
+	"github.com/mgx-dev/mgx/apisix"
+	"github.com/mgx-dev/mgx/otlp"
+	"github.com/mgx-dev/mgx/password"
+	"github.com/mgx-dev/mgx/runtime"
+	"github.com/mgx-dev/mgx/scheduler"
+	"github.com/mgx-dev/mgx/sessions"
+	"github.com/mgx-dev/mgx/sshd"
+	"github.com/mgx-dev/mgx/store"
+	"github.com/mgx-dev/mgx/templates"
+	"github.com/mgx-dev/mgx/terminal"
+	"github.com/mgx-dev/mgx/users"
+	"github.com/mgx-dev/mgx/workspace"
+)
+
+// wireApps builds everything that works on apps: workspaces, dev environments, the
+// gateway, sessions and the scheduler, deploys, logs, the terminal and SSH.
+func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
+	cfg := p.Config
+	log := p.Log
+	driver, kind, err := p.selectRuntime(ctx)
+	if err != nil {
+		return err
+	}
+	p.Runtime, p.RuntimeKind = driver, kind
+	p.Services = append(p.Services, Service{"Runtime", kind})
+
+	key, err := apps.LoadOrCreateKey(p.DataDir.Path)
+	if err != nil {
+		return err
+	}
+	box, err := apps.NewSecretBox(key)
+	if err != nil {
+		return err
+	}
+	if err := apps.EnsureIndexes(ctx, p.Store); err != nil {
+		return err
+	}
+	appStore := apps.NewStore(p.Store.DB(), box)
+	p.Apps = appStore
+	env := &appEnv{p: p, apps: appStore}
+
+	ws, err := workspace.New(workspace.Config{DataDir: p.DataDir.Path})
+	if err != nil {
+		return err
+	}
+	(&workspace.Handler{Workspaces: ws, Owners: env, Events: p.Events, Logger: log}).Mount(api)
+
+	dev, err := devenv.New(devenv.Config{
+		Driver: driver, Apps: env, DataDir: p.DataDir.Path, PublicURL: cfg.PublicURL,
+		ImageNode: os.Getenv("MGX_IMAGE_NODE"), ImagePythonNode: os.Getenv("MGX_IMAGE_PYTHON_NODE"),
+		CABundle: cfg.ExtraCABundle, Logger: log.With("component", "devenv"),
+	})
+	if err != nil {
+		return fmt.Errorf("dev environments: %w", err)
+	}
+	p.Dev = dev
+	p.goRun("devenv", dev.Run)
+
+	// The gateway: embedded (MGX serves every path itself) or APISIX (MGX keeps its
+	// routes there and serves /apps/ and /dev/ fallbacks).
+	var gwDriver gateway.Driver
+	var embedded *gateway.Embedded
+	if cfg.Gateway == "apisix" {
+		ad, err := apisix.New(apisix.Config{AdminURL: cfg.APISIXAdminURL, AdminKey: cfg.APISIXAdminKey, Fallback: []string{cfg.HTTPAddr}})
+		if err != nil {
+			return fmt.Errorf("APISIX: %w", err)
+		}
+		gwDriver = ad
+	} else {
+		embedded = gateway.NewEmbedded(gateway.EmbeddedConfig{Platform: p.mux, Waker: dev, Dev: dev, Logger: log.With("component", "gateway")})
+		gwDriver = embedded
+	}
+	gw, err := gateway.New(ctx, gateway.Config{Store: p.Store, Driver: gwDriver, Waker: dev, Dev: dev, Logger: log.With("component", "gateway")})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	p.Gateway = gw
+	for _, r := range gateway.PlatformRoutesFor([]string{cfg.HTTPAddr}, []string{cfg.HTTPAddr}) {
+		if err := gw.Upsert(ctx, r); err != nil {
+			return fmt.Errorf("gateway: platform route %s: %w", r.ID, err)
+		}
+	}
+	if err := gw.Reconcile(ctx); err != nil {
+		log.WarnContext(ctx, "gateway: first reconcile", "err", err)
+	}
+	p.goRun("gateway", gw.Run)
+	(&gateway.Handler{Gateway: gw}).Mount(api)
+	if embedded != nil {
+		p.top = embedded
+	} else {
+		fb := gw.Fallback()
+		p.mux.Handle("/apps/", fb)
+		p.mux.Handle("/dev/", fb)
+	}
+
+	// Sessions and the scheduler.
+	agentEnv := map[string]string{
+		"MGX_LLM_PROVIDER": cfg.LLMProvider, "MGX_LLM_BASE_URL": cfg.LLMBaseURL,
+		"MGX_LLM_API_KEY": cfg.LLMAPIKey, "MGX_LLM_MODEL": cfg.LLMModel,
+	}
+	sched, err := scheduler.New(scheduler.Config{
+		DB: p.Store.DB(), Redis: p.Redis, Events: p.Events, Driver: driver,
+		WorkspacesDir: p.DataDir.Join("workspaces"),
+		MongoURL:      p.MongoURI, MongoDB: "mgx", RedisURL: p.RedisURL,
+		Env: agentEnv, PreviewURLBase: cfg.PublicURL + "/dev/",
+		Image:  envOr("MGX_IMAGE_AGENT", ""),
+		Logger: log.With("component", "scheduler"),
+	})
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	p.goRun("scheduler", sched.Run)
+	sh, err := sessions.New(sessions.Config{
+		DB: p.Store.DB(), Apps: appStore, Events: p.Events,
+		Queue: sched.Queue(), Runs: sched.Queue().Runs(), Workspaces: ws,
+		Render: func(fw, dir, name, slug string) error {
+			return templates.Render(fw, dir, templates.Vars{AppName: name, Slug: slug})
+		},
+		OAuth: p.c.OAuth, Dev: devStarter{dev}, Logger: log.With("component", "sessions"),
+	})
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	sh.Mount(api)
+	ah, err := apps.NewHandler(apps.HandlerConfig{Apps: appStore, Status: dev, Logger: log})
+	if err != nil {
+		return err
+	}
+	ah.Mount(api)
+
+	// Production: logs and traces, OTLP intake, deploys.
+	logs, err := applogs.New(ctx, applogs.Config{Store: p.Store, Apps: appStore, Logger: log.With("component", "applogs")})
+	if err != nil {
+		return fmt.Errorf("app logs: %w", err)
+	}
+	p.goRun("applogs", logs.Run)
+	logs.Mount(api)
+	recv, err := otlp.New(otlp.Config{Sink: logs, Apps: otlp.KnownApps(appStore, time.Minute), Logger: log.With("component", "otlp")})
+	if err != nil {
+		return fmt.Errorf("OTLP: %w", err)
+	}
+	recv.Mount(p.mux)
+	var builder deploy.Builder
+	if kind == "docker" {
+		cli, err := dockerclient.NewClientWithOpts(dockerclient.FromEnv, dockerclient.WithAPIVersionNegotiation())
+		if err != nil {
+			return fmt.Errorf("docker builder: %w", err)
+		}
+		builder, err = deploy.NewDockerBuilder(deploy.DockerBuilderConfig{Client: cli, BuildArgs: imageBuildArgs(), CABundle: cfg.ExtraCABundle})
+		if err != nil {
+			return fmt.Errorf("docker builder: %w", err)
+		}
+	} else {
+		builder, err = deploy.NewProcessBuilder(deploy.ProcessBuilderConfig{ReleasesDir: p.DataDir.Join("releases"), CABundle: cfg.ExtraCABundle})
+		if err != nil {
+			return fmt.Errorf("process builder: %w", err)
+		}
+	}
+	dp, err := deploy.New(ctx, deploy.Config{
+		Store: p.Store, Apps: env, Driver: driver, Builder: builder, Router: gw, Logs: logs,
+		PublicURL: cfg.PublicURL, CABundle: cfg.ExtraCABundle, Logger: log.With("component", "deploy"),
+	})
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
+	dp.Mount(api)
+	if err := dp.Recover(ctx); err != nil {
+		log.WarnContext(ctx, "deploy: recovering live apps", "err", err)
+	}
+	p.goRun("deploy", dp.Run)
+
+	// The read-only terminal and SSH.
+	(&terminal.Handler{Apps: env, Consoles: dev, Logger: log}).Mount(api)
+	keys := sshd.NewKeys(p.Store.DB())
+	if err := sshd.EnsureKeyIndexes(ctx, p.Store); err != nil {
+		return err
+	}
+	(&sshd.KeysHandler{Keys: keys, Logger: log}).Mount(api)
+	if cfg.SSHAddr != "off" {
+		srv, err := sshd.New(sshd.Config{
+			Addr: cfg.SSHAddr, DataDir: p.DataDir.Path, Apps: env,
+			Passwords: passwordChecker{p.c.OAuth.Users()}, Keys: keys, Shells: dev,
+			Logger: log.With("component", "sshd"),
+		})
+		if err != nil {
+			return fmt.Errorf("SSH server: %w", err)
+		}
+		p.goRun("sshd", srv.Run)
+		p.Services = append(p.Services, Service{"SSH", "ssh -p " + portOf(cfg.SSHAddr) + " <app-slug>@" + hostOf(cfg.SSHAddr)})
+	}
+	return nil
+}
+
+// appEnv answers the components' questions about apps from the apps store.
+type appEnv struct {
+	p    *Platform
+	apps *apps.Store
+}
+
+var (
+	_ devenv.AppSource      = (*appEnv)(nil)
+	_ deploy.AppSource      = (*appEnv)(nil)
+	_ workspace.OwnerLookup = (*appEnv)(nil)
+	_ terminal.AppOwners    = (*appEnv)(nil)
+	_ sshd.AppOwners        = (*appEnv)(nil)
+)
+
+// containerEnv is the app env of DESIGN.md but PORT, BASE_PATH and PUBLIC_URL.
+func (e *appEnv) containerEnv(a *apps.App) (map[string]string, error) {
+	secret, err := e.apps.OpenSecret(a)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: client secret: %w", a.Slug, err)
+	}
+	return map[string]string{
+		"MGX_OAUTH_ISSUER":            e.p.Config.PublicURL + "/oauth2",
+		"MGX_OAUTH_CLIENT_ID":         a.OAuthClientID,
+		"MGX_OAUTH_CLIENT_SECRET":     secret,
+		"MONGODB_URL":                 e.p.AppsMongoURI,
+		"MONGODB_DB":                  AppDatabase(a.Slug),
+		"OTEL_EXPORTER_OTLP_ENDPOINT": e.p.Config.PublicURL + "/otlp",
+		"OTEL_SERVICE_NAME":           a.Slug,
+	}, nil
+}
+
+// AppDatabase is the name of an app's database on the apps server.
+func AppDatabase(slug string) string { return "app_" + strings.ReplaceAll(slug, "-", "_") }
+
+func (e *appEnv) workspaceDir(a *apps.App) string {
+	return e.p.DataDir.Join("workspaces", a.WorkspaceID)
+}
+
+func (e *appEnv) DevApp(ctx context.Context, slug string) (*devenv.App, error) {
+	a, err := e.apps.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	env, err := e.containerEnv(a)
+	if err != nil {
+		return nil, err
+	}
+	return &devenv.App{Slug: a.Slug, OwnerID: a.OwnerID, Dir: e.workspaceDir(a), Env: env}, nil
+}
+
+func (e *appEnv) DeployApp(ctx context.Context, slug string) (*deploy.App, error) {
+	a, err := e.apps.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	env, err := e.containerEnv(a)
+	if err != nil {
+		return nil, err
+	}
+	return &deploy.App{Slug: a.Slug, OwnerID: a.OwnerID, Framework: a.Framework, Dir: e.workspaceDir(a), Env: env}, nil
+}
+
+func (e *appEnv) AppOwner(ctx context.Context, slug string) (string, error) {
+	a, err := e.apps.Get(ctx, slug)
+	if err != nil {
+		return "", err
+	}
+	return a.OwnerID, nil
+}
+
+func (e *appEnv) WorkspaceOwner(ctx context.Context, workspaceID string) (string, string, error) {
+	var a apps.App
+	err := e.p.Store.DB().Collection("apps").FindOne(ctx, bson.M{"workspace_id": workspaceID}).Decode(&a)
+	if err != nil {
+		return "", "", store.Translate(err)
+	}
+	return a.OwnerID, a.SessionID, nil
+}
+
+// devStarter starts an app's dev environment when its session is created.
+type devStarter struct{ m *devenv.Manager }
+
+func (d devStarter) StartDev(ctx context.Context, app sessions.DevApp) error {
+	return d.m.Start(ctx, app.Slug)
+}
+
+// passwordChecker checks a platform user's MGX password for SSH.
+type passwordChecker struct{ users *users.Store }
+
+func (c passwordChecker) CheckPassword(ctx context.Context, userID, pw string) (bool, error) {
+	u, err := c.users.Get(ctx, users.PlatformRealm, userID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, users.ErrNotFound) {
+		password.Verify(dummyHash, pw) // same time whether the user exists or not
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Disabled && password.Verify(u.PasswordHash, pw), nil
+}
+
+var dummyHash, _ = password.Hash("not a real password, only for timing")
+
+// imageBuildArgs passes configured base images to the templates' Dockerfiles.
+func imageBuildArgs() map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"MGX_IMAGE_NODE", "MGX_IMAGE_PYTHON", "MGX_IMAGE_PYTHON_NODE"} {
+		if v := os.Getenv(k); v != "" {
+			out[strings.TrimPrefix(k, "MGX_")] = v
+		}
+	}
+	return out
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+var (
+	_ runtime.Driver = runtime.Driver(nil)
+	_ gossh.PublicKey
+)
