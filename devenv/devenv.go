@@ -446,7 +446,11 @@ func (m *Manager) stop(ctx context.Context, slug string, idle bool) {
 		e.cancel(errStop)
 		e.wg.Wait()
 		e.stopShell(context.WithoutCancel(ctx))
-		e.console.Write([]byte(statusLine("environment stopped" + map[bool]string{true: " (idle)", false: ""}[idle])))
+		msg := "environment stopped"
+		if idle {
+			msg += " (idle)"
+		}
+		e.console.Write([]byte(statusLine(msg)))
 		e.console.close()
 	}
 	m.updatePersist(slug, func(p *persistedEnv) {

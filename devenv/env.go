@@ -73,6 +73,9 @@ func newEnv(m *Manager, app *App, man *templates.Manifest, prev *persistedEnv) *
 	}
 	if prev != nil {
 		e.shellH = prev.Shell
+		if !prev.LastActive.IsZero() && prev.LastActive.Before(e.active) {
+			e.active = prev.LastActive // idleness goes on counting across an MGX restart
+		}
 	}
 	return e
 }
