@@ -82,7 +82,14 @@ type Config struct {
 	// PreviewURL is the app's dev preview root, for fetch_preview and PREVIEW_READY; empty
 	// disables both. (MGX_PREVIEW_URL)
 	PreviewURL string
-	LLM        LLMConfig
+	// ExecURL and ExecToken reach the control plane's command endpoint for this run
+	// (tools.RemoteRunner); when ExecURL is empty, commands run in WorkspaceDir on this
+	// host. (MGX_EXEC_URL, MGX_EXEC_TOKEN)
+	ExecURL   string
+	ExecToken string
+	// RedisURL, optional, lets the caller's event store wake SSE readers. (MGX_REDIS_URL)
+	RedisURL string
+	LLM      LLMConfig
 	// MaxSteps bounds model calls in the run. Default 150. (MGX_AGENT_MAX_STEPS)
 	MaxSteps int
 	// MaxTokens bounds input+output tokens in the run. Default 3,000,000. (MGX_AGENT_MAX_TOKENS)
@@ -113,6 +120,9 @@ func ConfigFromEnv() (Config, error) {
 		MongoDB:      os.Getenv("MONGODB_DB"),
 		WorkspaceDir: os.Getenv("MGX_WORKSPACE_DIR"),
 		PreviewURL:   os.Getenv("MGX_PREVIEW_URL"),
+		ExecURL:      os.Getenv("MGX_EXEC_URL"),
+		ExecToken:    os.Getenv("MGX_EXEC_TOKEN"),
+		RedisURL:     os.Getenv("MGX_REDIS_URL"),
 		LLM: LLMConfig{
 			Provider: os.Getenv("MGX_LLM_PROVIDER"),
 			BaseURL:  os.Getenv("MGX_LLM_BASE_URL"),

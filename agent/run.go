@@ -122,8 +122,13 @@ func (r *run) setup() error {
 		return &giveUp{Reason: fmt.Sprintf("The workspace %s cannot be opened: %v.", r.cfg.WorkspaceDir, err)}
 	}
 	runner := r.cfg.Runner
-	if runner == nil {
-		runner = &tools.LocalRunner{Dir: ws.Dir(), Env: []string{"MGX_LLM_API_KEY="}}
+	switch {
+	case runner != nil:
+	case r.cfg.ExecURL != "":
+		runner = &tools.RemoteRunner{URL: r.cfg.ExecURL, Token: r.cfg.ExecToken}
+	default:
+		// The agent's own secrets stay out of the app's commands.
+		runner = &tools.LocalRunner{Dir: ws.Dir(), Env: []string{"MGX_LLM_API_KEY=", "MGX_EXEC_TOKEN=", "MONGODB_URL=", "MONGODB_DB="}}
 	}
 	r.tools = &tools.Set{Workspace: ws, Runner: runner, PreviewURL: r.cfg.PreviewURL}
 	return nil
