@@ -21,12 +21,12 @@ import (
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/control"
 	"github.com/mgx-dev/mgx/devenv"
-	"github.com/mgx-dev/mgx/gateway"
-	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/embedded"
 	"github.com/mgx-dev/mgx/events"
+	"github.com/mgx-dev/mgx/gateway"
 	"github.com/mgx-dev/mgx/httpjson"
 	"github.com/mgx-dev/mgx/password"
+	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/store"
 	"github.com/mgx-dev/mgx/web"
 )
@@ -56,7 +56,7 @@ type Platform struct {
 	Dev         *devenv.Manager
 	Gateway     *gateway.Gateway
 
-	top     http.Handler // the embedded gateway in front of mux, when it serves
+	top http.Handler // the embedded gateway in front of mux, when it serves
 
 	mux     *http.ServeMux
 	closers []func()

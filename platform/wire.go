@@ -14,12 +14,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/mgx-dev/mgx/apisix"
 	"github.com/mgx-dev/mgx/applogs"
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/deploy"
 	"github.com/mgx-dev/mgx/devenv"
 	"github.com/mgx-dev/mgx/gateway"
-	"github.com/mgx-dev/mgx/apisix"
 	"github.com/mgx-dev/mgx/otlp"
 	"github.com/mgx-dev/mgx/password"
 	"github.com/mgx-dev/mgx/runtime"
