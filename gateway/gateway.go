@@ -57,9 +57,11 @@ type Gateway struct {
 	interval time.Duration
 	fallback *Embedded // serves Fallback from the desired routes
 
-	kick chan struct{}
-
 	syncMu sync.Mutex // one reconcile at a time
+
+	genMu   sync.Mutex
+	wantGen uint64 // bumped after each change to the store
+	doneGen uint64 // changes up to this one are reconciled
 	status atomic.Pointer[Status]
 }
 
@@ -89,7 +91,6 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		driver:   cfg.Driver,
 		log:      cfg.Logger,
 		interval: cfg.Interval,
-		kick:     make(chan struct{}, 1),
 	}
 	g.fallback = NewEmbedded(EmbeddedConfig{Waker: cfg.Waker, Dev: cfg.Dev, Logger: cfg.Logger})
 	g.status.Store(&Status{Driver: cfg.Driver.Name()})
@@ -143,20 +144,35 @@ func (g *Gateway) Get(ctx context.Context, id string) (Route, error) { return g.
 // List returns every stored route, by id.
 func (g *Gateway) List(ctx context.Context) ([]Route, error) { return g.routes.list(ctx) }
 
-// sync reconciles now and logs a failure (Status keeps it).
+// sync reconciles after a change, coalescing: when many callers change routes at once,
+// one reconcile that started after all their writes serves them all. A failure is logged
+// and kept in Status; the loop retries.
 func (g *Gateway) sync(ctx context.Context) {
-	if err := g.Reconcile(ctx); err != nil {
+	g.genMu.Lock()
+	g.wantGen++
+	mine := g.wantGen
+	g.genMu.Unlock()
+
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
+	g.genMu.Lock()
+	if g.doneGen >= mine {
+		g.genMu.Unlock()
+		return // a reconcile that began after our write has run
+	}
+	upTo := g.wantGen
+	g.genMu.Unlock()
+	if err := g.reconcile(ctx); err != nil {
 		g.log.ErrorContext(ctx, "gateway reconcile", "driver", g.driver.Name(), "err", err)
 	}
-	// Other instances' loops pick the change up at their next tick; nudge ours too in
-	// case this reconcile lost a race with a concurrent writer.
-	select {
-	case g.kick <- struct{}{}:
-	default:
-	}
+	g.genMu.Lock()
+	g.doneGen = max(g.doneGen, upTo)
+	g.genMu.Unlock()
 }
 
-// Run reconciles at start, after a change and every Interval until ctx ends.
+// Run reconciles at start and every Interval until ctx ends (changes made through this
+// Gateway are reconciled at once by the call that made them; the loop repairs drift and
+// picks up other instances' changes).
 func (g *Gateway) Run(ctx context.Context) error {
 	t := time.NewTicker(g.interval)
 	defer t.Stop()
@@ -168,7 +184,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-g.kick:
 		}
 	}
 }
@@ -179,6 +194,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) Reconcile(ctx context.Context) error {
 	g.syncMu.Lock()
 	defer g.syncMu.Unlock()
+	return g.reconcile(ctx)
+}
+
+func (g *Gateway) reconcile(ctx context.Context) error {
 	st := &Status{Driver: g.driver.Name(), LastSync: time.Now().UTC()}
 	defer func() { g.status.Store(st) }()
 
