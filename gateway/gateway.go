@@ -62,7 +62,7 @@ type Gateway struct {
 	genMu   sync.Mutex
 	wantGen uint64 // bumped after each change to the store
 	doneGen uint64 // changes up to this one are reconciled
-	status atomic.Pointer[Status]
+	status  atomic.Pointer[Status]
 }
 
 // New validates the config and creates the indexes. Call Run for the loop.
