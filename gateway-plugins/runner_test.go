@@ -12,10 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"encoding/json"
+
 	A6 "github.com/api7/ext-plugin-proto/go/A6"
 	hrc "github.com/api7/ext-plugin-proto/go/A6/HTTPReqCall"
 	pc "github.com/api7/ext-plugin-proto/go/A6/PrepareConf"
 	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/mgx-dev/mgx/apisix"
+	"github.com/mgx-dev/mgx/apisix/apisixtest"
+	"github.com/mgx-dev/mgx/gateway"
 )
 
 // RPC types of the ext-plugin protocol.
@@ -222,6 +228,31 @@ func TestRunnerSocketProtocol(t *testing.T) {
 		})
 	}
 	a.t = t
+
+	// End to end: the conf the APISIX driver writes for a route, as the runner receives it.
+	fake := apisixtest.New(t, "k")
+	drv, err := apisix.New(apisix.Config{AdminURL: fake.URL, AdminKey: "k", Fallback: []string{"control:8080"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Put(t.Context(), gateway.AppRoute(gateway.KindDev, "shop", "/api", true, "10.0.0.1:8000")); err != nil {
+		t.Fatal(err)
+	}
+	var ro struct {
+		Plugins map[string]apisix.ExtPluginConf `json:"plugins"`
+	}
+	if err := json.Unmarshal(fake.Object("routes", "mgx-dev-shop-api"), &ro); err != nil {
+		t.Fatal(err)
+	}
+	var entries [][2]string
+	for _, e := range ro.Plugins["ext-plugin-pre-req"].Conf {
+		entries = append(entries, [2]string{e.Name, e.Value})
+	}
+	tok := a.prepareConf("mgx-dev-shop-api#1", entries)
+	if got := a.httpReqCall(tok, "/dev/shop/api/cart/items", nil); got.action != hrc.ActionRewrite || got.path != "/api/cart/items" || got.headers["X-Forwarded-Prefix"] != "/dev/shop" {
+		t.Fatalf("driver conf through the runner: %+v", got)
+	}
+
 	if !bytes.Contains(logs.Bytes(), []byte("failed to parse configuration")) {
 		t.Errorf("runner did not log the invalid conf: %s", logs.String())
 	}
