@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -426,5 +430,38 @@ func TestRunRejectsConfigWithoutSink(t *testing.T) {
 	err := Run(t.Context(), Config{SessionID: "s", Framework: "nextjs", Prompt: "x"})
 	if err == nil || !strings.Contains(err.Error(), "Config.Events is required") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// RunFromEnv with the container's environment against the embedded MongoDB.
+func TestRunFromEnv(t *testing.T) {
+	st := storetest.New(t)
+	dir := renderTemplate(t, "nextjs")
+	t.Setenv("SESSION_ID", "env-session")
+	t.Setenv("WORKSPACE_ID", "w")
+	t.Setenv("FRAMEWORK", "nextjs")
+	t.Setenv("PROMPT", "recipes with a name and minutes to cook")
+	t.Setenv("MONGODB_URL", storetest.URI(t))
+	t.Setenv("MONGODB_DB", st.DB().Name())
+	t.Setenv("MGX_WORKSPACE_DIR", dir)
+	t.Setenv("MGX_LLM_PROVIDER", "")
+	t.Setenv("MGX_LLM_API_KEY", "")
+	t.Setenv("MGX_LLM_BASE_URL", "")
+	// Commands go to a fake control plane that answers every command with success.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"exit_code":0,"output":"ok","duration_ms":5}`))
+	}))
+	defer srv.Close()
+	t.Setenv("MGX_EXEC_URL", srv.URL)
+	t.Setenv("MGX_EXEC_TOKEN", "tok")
+	if err := RunFromEnv(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := events.NewStore(st.DB(), nil).List(t.Context(), "env-session", 0, 0)
+	if err != nil || len(evs) < 20 {
+		t.Fatalf("%d events, err %v", len(evs), err)
+	}
+	if last := evs[len(evs)-1]; last.Type != EventFinish || last.Data["status"] != StatusSucceeded {
+		t.Fatalf("last event %+v", last)
 	}
 }
