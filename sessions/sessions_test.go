@@ -77,7 +77,7 @@ func (f *fakeDev) StartDev(ctx context.Context, a sessions.DevApp) error {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	ev      *events.Store
 	q       *scheduler.Queue
@@ -90,7 +90,7 @@ type env struct {
 	renderF func(framework, dir, name, slug string) error
 }
 
-func newEnv(t *testing.T, mod func(*sessions.Config)) *env {
+func newEnv(t testing.TB, mod func(*sessions.Config)) *env {
 	t.Helper()
 	st := storetest.New(t)
 	ctx := t.Context()
@@ -346,7 +346,7 @@ type sseEvent struct {
 }
 
 // openSSE connects and returns a channel of events (comments come as event ":").
-func openSSE(t *testing.T, url, user, lastID string) (<-chan sseEvent, func()) {
+func openSSE(t testing.TB, url, user, lastID string) (<-chan sseEvent, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
@@ -390,7 +390,7 @@ func openSSE(t *testing.T, url, user, lastID string) (<-chan sseEvent, func()) {
 	return ch, cancel
 }
 
-func next(t *testing.T, ch <-chan sseEvent, within time.Duration) sseEvent {
+func next(t testing.TB, ch <-chan sseEvent, within time.Duration) sseEvent {
 	t.Helper()
 	for {
 		select {
