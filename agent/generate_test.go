@@ -205,6 +205,11 @@ func TestGenerateApps(t *testing.T) {
 				durations = append(durations, d)
 				fin := sink.last()
 				t.Logf("%s %q: %s in %s (%v)", fw, prompt, fin.Data["status"], d.Round(time.Second), appgen.Extract(prompt))
+				for _, e := range sink.ofType(EventToolEnd) {
+					if e.Data["tool"] == tools.RunCommand {
+						t.Logf("  %s: %v", e.Role, e.Data["summary"])
+					}
+				}
 				if err != nil {
 					t.Errorf("run failed: %v", fin.Data["reason"])
 					return
@@ -230,5 +235,78 @@ func seedDeps(t *testing.T, from, to string) {
 		if out, err := exec.Command("cp", "-al", src, filepath.Join(to, d)).CombinedOutput(); err != nil {
 			t.Logf("seed %s: %v %s", d, err, out)
 		}
+	}
+}
+
+// TestGenerateAllPrompts (gated by MGX_TEST_GENERATE=1) puts every entity derived from the
+// extraction suite's prompts (appgen/testdata/prompts.txt) into one app per framework and
+// runs the framework's checks (install, tests, lint, build) on it: each prompt's field
+// combinations compile, validate and pass their generated tests, at the cost of one build.
+func TestGenerateAllPrompts(t *testing.T) {
+	if os.Getenv("MGX_TEST_GENERATE") != "1" {
+		t.Skip("set MGX_TEST_GENERATE=1 to generate and check one app holding every prompt's entities")
+	}
+	b, err := os.ReadFile("appgen/testdata/prompts.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec appgen.Spec
+	seen := map[string]bool{}
+	prompts := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		prompt, _, ok := strings.Cut(line, " => ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		prompts++
+		for _, e := range appgen.Extract(prompt).Entities {
+			if !seen[e.Name] {
+				seen[e.Name] = true
+				spec.Entities = append(spec.Entities, e)
+			}
+		}
+	}
+	t.Logf("%d prompts → %d distinct entities", prompts, len(spec.Entities))
+	fws := frameworksReady(t)
+	if only := os.Getenv("MGX_TEST_GENERATE_FRAMEWORKS"); only != "" {
+		fws = strings.Split(only, ",")
+	}
+	for _, fw := range fws {
+		t.Run(fw, func(t *testing.T) {
+			dir := renderTemplate(t, fw)
+			ws, err := tools.OpenWorkspace(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			ops, err := appgen.Plan(fw, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range ops {
+				content := op.Content
+				if op.Patch != nil {
+					old, err := ws.Read(op.Path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if content, err = op.Patch(string(old)); err != nil {
+						t.Fatalf("patch %s: %v", op.Path, err)
+					}
+				}
+				if _, err := ws.Write(op.Path, []byte(content)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runner := &tools.LocalRunner{Dir: dir}
+			for _, c := range appgen.Checks(fw) {
+				start := time.Now()
+				res, err := runner.Run(t.Context(), tools.Command{Line: c.Line, Dir: c.Dir, Timeout: 30 * time.Minute})
+				if err != nil || res.ExitCode != 0 || res.TimedOut {
+					t.Fatalf("%s (in %q) failed after %s: %v\n%s", c.Line, c.Dir, time.Since(start).Round(time.Second), err, res.Output)
+				}
+				t.Logf("%s %q: ok in %s", fw, c.Line, time.Since(start).Round(time.Second))
+			}
+		})
 	}
 }
