@@ -208,9 +208,9 @@ func (s *Set) Execute(ctx context.Context, name, rawArgs string) (Result, error)
 		}
 		code := r.ExitCode
 		res := Result{Output: describe(c, r), ExitCode: &code, IsError: code != 0 || r.TimedOut,
-			Summary: fmt.Sprintf("exit %d in %s", code, r.Duration.Round(time.Millisecond))}
+			Summary: fmt.Sprintf("%s: exit %d in %s", Trim(a.Command, 120), code, r.Duration.Round(time.Millisecond))}
 		if r.TimedOut {
-			res.Summary = "timed out after " + r.Duration.Round(time.Second).String()
+			res.Summary = fmt.Sprintf("%s: timed out after %s", Trim(a.Command, 120), r.Duration.Round(time.Second))
 		}
 		return res, nil
 	case FetchPreview:
