@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/events"
@@ -118,6 +119,7 @@ type Handler struct {
 	cfg      Config
 	sessions *Store
 	log      *slog.Logger
+	reads    singleflight.Group
 }
 
 // New returns the sessions API.

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,8 +9,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mgx-dev/mgx/events"
 	"github.com/mgx-dev/mgx/httpjson"
 )
+
+// readEvents reads events for a stream. Listeners of one session wake together and mostly read
+// from the same position: concurrent identical reads share one query (the slice is
+// read-only), so 200 listeners cost about one query per event rather than 200.
+func (h *Handler) readEvents(ctx context.Context, sessionID string, after int64, limit int) ([]events.Event, error) {
+	key := sessionID + ":" + strconv.FormatInt(after, 10) + ":" + strconv.Itoa(limit)
+	ch := h.reads.DoChan(key, func() (any, error) {
+		// Detached from the first caller: its leaving must not fail the others.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return h.cfg.Events.List(qctx, sessionID, after, limit)
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]events.Event), nil
+	}
+}
 
 // events streams the session's events as SSE: `id:` the seq, `event:` the type, `data:`
 // the event as JSON. It resumes after Last-Event-ID (or ?after=), wakes on Redis pub/sub,
@@ -56,7 +80,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	const batch = 500
 	var buf []byte
 	for {
-		list, err := h.cfg.Events.List(ctx, s.ID, after, batch)
+		list, err := h.readEvents(ctx, s.ID, after, batch)
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.WarnContext(ctx, "read events", "session", s.ID, "err", err)
