@@ -48,7 +48,7 @@ func Checks(framework string) []Check {
 		return []Check{
 			{Dir: "backend", Line: "python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt", Timeout: 900},
 			{Dir: "backend", Line: ".venv/bin/python -m pytest -q", Timeout: 600},
-			{Dir: "backend", Line: ".venv/bin/ruff check .", Timeout: 300},
+			{Dir: "backend", Line: ".venv/bin/ruff check . && .venv/bin/ruff format --check .", Timeout: 300},
 			{Dir: "frontend", Line: "npm install --no-audit --no-fund", Timeout: 900},
 			{Dir: "frontend", Line: "npm test", Timeout: 600},
 			{Dir: "frontend", Line: "npm run lint", Timeout: 600},
