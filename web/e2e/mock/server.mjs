@@ -181,7 +181,6 @@ async function agentRun(sid, { followUp } = {}) {
   runs.set(sid, run)
   const stop = () => run.cancelled
   s.status = 'running'
-  app.status = 'building'
   const ws = s.workspace_id
   try {
     if (followUp) {
@@ -196,7 +195,6 @@ async function agentRun(sid, { followUp } = {}) {
       await say(sid, 'engineer', 'Done. The preview has reloaded with the change.', TEAM.engineer, { input_tokens: 400, output_tokens: 30 })
       emit(sid, 'FINISH', 'system', { status: 'succeeded', usage: { input_tokens: 1300, output_tokens: 90 } })
       s.status = 'succeeded'
-      app.status = 'preview'
       return
     }
     emit(sid, 'AGENT_START', 'team_leader', { name: TEAM.team_leader })
@@ -240,7 +238,7 @@ async function agentRun(sid, { followUp } = {}) {
     await tool(sid, 'engineer', 'start_dev_server', { command: s.framework === 'fastapi-react' ? 'uvicorn app.main:app --reload & vite' : 'next dev' }, `ready on /dev/${app.slug}/`, 900)
     termWrite(app.slug, `\x1b[32m✓\x1b[0m Ready on /dev/${app.slug}/`)
     s.preview = true
-    app.status = 'preview'
+    app.dev = { state: 'running', url: `/dev/${app.slug}/` }
     emit(sid, 'PREVIEW_READY', 'engineer', { url: `/dev/${app.slug}/` })
     plan(3, 3)
     if (stop()) return
@@ -256,7 +254,6 @@ async function agentRun(sid, { followUp } = {}) {
     if (run.cancelled) {
       emit(sid, 'FINISH', 'system', { status: 'cancelled' })
       s.status = 'cancelled'
-      if (!s.preview) app.status = 'failed'
     }
     runs.delete(sid)
   }
@@ -266,15 +263,16 @@ function createSession(user, { prompt, framework, name }) {
   const title = name || titleFrom(prompt)
   const slug = slugify(title)
   const now = new Date().toISOString()
-  const app = { id: rid(6), slug, name: title, framework, status: 'building', owner: user.email, created_at: now, updated_at: now }
+  const app = { id: rid(6), slug, name: title, framework, owner_id: user.email, workspace_id: null, created_at: now, updated_at: now }
   const sid = rid(8)
   const wsid = rid(8)
-  const s = { id: sid, workspace_id: wsid, app: { slug, name: title }, prompt, framework, status: 'queued', created_at: now, updated_at: now }
+  const s = { id: sid, workspace_id: wsid, app: { slug, name: title }, app_slug: slug, prompt, framework, status: 'queued', created_at: now, updated_at: now }
+  app.workspace_id = wsid
   apps.set(slug, app)
   sessions.set(sid, s)
   workspaces.set(wsid, new Map())
   events.set(sid, [])
-  app.latest_session_id = sid
+  app.session_id = sid
   return s
 }
 
@@ -290,7 +288,8 @@ function seed() {
     emit(s.id, 'AGENT_START', 'team_leader', { name: TEAM.team_leader })
     emit(s.id, 'MESSAGE', 'team_leader', { text: `We built ${s.app.name}.` })
     emit(s.id, 'FINISH', 'system', { status: status === 'failed' ? 'failed' : 'succeeded' })
-    apps.get(s.app.slug).status = status
+    if (status === 'live') apps.get(s.app.slug).live_deployment_id = rid(6)
+    else apps.get(s.app.slug).dev = { state: 'crashed', message: 'npm run dev exited with 1' }
     s.status = status === 'failed' ? 'failed' : 'succeeded'
     const t = new Date(Date.now() - (status === 'live' ? 3 : 26) * 3600e3).toISOString()
     apps.get(s.app.slug).updated_at = t
@@ -521,7 +520,7 @@ async function api(req, res, url) {
 // ---------------------------------------------------------------- preview
 function preview(res, slug) {
   const a = apps.get(slug)
-  const s = a && sessions.get(a.latest_session_id)
+  const s = a && sessions.get(a.session_id)
   const ws = s && workspaces.get(s.workspace_id)
   if (!ws || ws.size === 0 || !s.preview) {
     res.writeHead(502, { 'Content-Type': 'text/html; charset=utf-8' })

@@ -108,3 +108,20 @@ export const APP_STATE_LABEL: Record<AppState, string> = {
   failed: 'Failed',
   idle: 'Idle',
 }
+
+/**
+ * An app's state from what the API reports: the latest run of its session (`status`), its
+ * dev environment (`dev.state`) and its live deployment. A run under way wins.
+ */
+export function deriveAppState(app: { status?: unknown; state?: unknown; dev?: unknown; live_deployment_id?: unknown } | undefined, sessionStatus?: string): AppState {
+  const run = (sessionStatus ?? '').toLowerCase()
+  if (/queued|running|starting|pending/.test(run)) return 'building'
+  const explicit = typeof app?.status === 'string' ? app.status : typeof app?.state === 'string' ? app.state : undefined
+  if (explicit) return appState(explicit)
+  if (typeof app?.live_deployment_id === 'string' && app.live_deployment_id) return 'live'
+  const dev = app?.dev && typeof app.dev === 'object' ? ((app.dev as Record<string, unknown>).state as string | undefined) : undefined
+  if (dev === 'running') return 'preview'
+  if (dev === 'installing' || dev === 'starting') return 'building'
+  if (dev === 'crashed' || /failed|timed_out/.test(run)) return 'failed'
+  return 'idle'
+}

@@ -36,6 +36,9 @@ export interface App {
   session_id?: string
   latest_session_id?: string
   workspace_id?: string
+  /** The dev environment (devenv.Status): state stopped|installing|starting|running|crashed|idle. */
+  dev?: { state?: string; message?: string; url?: string }
+  live_deployment_id?: string
   created_at?: string
   updated_at?: string
   [k: string]: unknown

@@ -1,7 +1,7 @@
 import { useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
 import { errorText } from '../lib/api'
 import { useServices } from '../lib/context'
-import { APP_STATE_LABEL, appState, timeAgo } from '../lib/format'
+import { APP_STATE_LABEL, appState, deriveAppState, timeAgo, type AppState } from '../lib/format'
 import { navigate, onLinkClick } from '../lib/router'
 import type { App, Framework, Session } from '../lib/types'
 import { sessionSlug } from '../lib/types'
@@ -108,12 +108,12 @@ function PromptBox() {
   )
 }
 
-export function StateBadge({ status }: { status: string | undefined }) {
-  const st = appState(status)
+export function StateBadge({ status, state }: { status?: string; state?: AppState }) {
+  const st = state ?? appState(status)
   return (
-    <span className={`state state-${st}`} data-testid="app-state">
+    <span className={`state state-${st}`} data-testid="app-state" data-state={st}>
       <span className="state-dot" aria-hidden="true" />
-      {st === 'idle' && status ? status : APP_STATE_LABEL[st]}
+      {APP_STATE_LABEL[st]}
     </span>
   )
 }
@@ -121,7 +121,7 @@ export function StateBadge({ status }: { status: string | undefined }) {
 function AppCard({ app, session }: { app: App; session?: Session }) {
   const sid = session?.id ?? app.latest_session_id ?? app.session_id
   const href = sid ? `/sessions/${encodeURIComponent(sid)}` : undefined
-  const status = app.status ?? app.state ?? session?.status
+  const state = deriveAppState(app, session?.status)
   const fw = app.framework ?? session?.framework
   const body = (
     <>
@@ -129,7 +129,7 @@ function AppCard({ app, session }: { app: App; session?: Session }) {
         <div className="app-thumb" aria-hidden="true" style={{ ['--hue' as string]: String((app.slug.length * 47) % 360) }}>
           {(app.name ?? app.slug).slice(0, 1).toUpperCase()}
         </div>
-        <StateBadge status={status} />
+        <StateBadge state={state} />
       </div>
       <h3 className="app-name">{app.name ?? app.slug}</h3>
       <p className="app-prompt">{session?.prompt ?? `/${app.slug}`}</p>

@@ -1,7 +1,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { errorText, ApiError } from '../lib/api'
 import { useServices } from '../lib/context'
-import { formatTokens } from '../lib/format'
+import { deriveAppState, formatTokens, type AppState } from '../lib/format'
 import { onLinkClick } from '../lib/router'
 import type { AgentEvent, FileEntry } from '../lib/types'
 import { sessionSlug } from '../lib/types'
@@ -148,13 +148,14 @@ export function SessionPage({ id }: { id: string }) {
 
   const failed = !tl.running && !!tl.lastStatus && tl.lastStatus !== 'succeeded'
   // The header shows the app's state as the home page does: building, preview running, failed.
-  const status = tl.running
+  const devRunning = deriveAppState(s.app) === 'preview' || deriveAppState(s.app) === 'live'
+  const state: AppState = tl.running
     ? 'building'
     : failed && !tl.previewReady
       ? 'failed'
-      : tl.previewReady
+      : tl.previewReady || devRunning
         ? 'preview'
-        : s.app?.status ?? tl.lastStatus ?? s.status
+        : deriveAppState(s.app, s.status)
 
   return (
     <main className={`session${chatOpen ? '' : ' chat-collapsed'}`} id="main">
@@ -169,7 +170,7 @@ export function SessionPage({ id }: { id: string }) {
           {s.app?.name ?? s.name ?? slug ?? 'Session'}
         </h1>
         {slug && <span className="slug">/{slug}</span>}
-        <StateBadge status={status} />
+        <StateBadge state={state} />
         <span className="grow" />
         {tl.usage.total > 0 && (
           <span className="tokens-pill" title={`${tl.usage.input.toLocaleString()} input · ${tl.usage.output.toLocaleString()} output`}>
@@ -222,7 +223,7 @@ export function SessionPage({ id }: { id: string }) {
           <div className="tab-panels">
             <div role="tabpanel" id="panel-preview" aria-labelledby="tab-preview" hidden={tab !== 'preview'} className="tab-panel">
               {slug ? (
-                <Preview slug={slug} ready={tl.previewReady || /preview|live/i.test(s.app?.status ?? '')} reloadSignal={previewSignal} failed={failed} />
+                <Preview slug={slug} ready={tl.previewReady || devRunning} reloadSignal={previewSignal} failed={failed} />
               ) : (
                 <Loading label="Waiting for the app…" />
               )}
