@@ -52,9 +52,12 @@ type Platform struct {
 	// Runtime runs agents, dev environments and apps; RuntimeKind is "docker" or "process".
 	Runtime     runtime.Driver
 	RuntimeKind string
-	Apps        *apps.Store
-	Dev         *devenv.Manager
-	Gateway     *gateway.Gateway
+	// ContainerHost is the host address containers reach MGX on (the docker0 bridge),
+	// where MGX also serves HTTP; "" when containers use the public URL as is.
+	ContainerHost string
+	Apps          *apps.Store
+	Dev           *devenv.Manager
+	Gateway       *gateway.Gateway
 
 	top http.Handler // the embedded gateway in front of mux, when it serves
 
@@ -77,6 +80,18 @@ func Start(ctx context.Context, cfg Config, dd *DataDir, log *slog.Logger) (_ *P
 		}
 	}()
 	prev := readEnvFile(dd.Join("embedded.env"))
+
+	// The runtime decides where embedded services listen: containers reach the host
+	// only through Docker's bridge, so with the docker runtime they listen there.
+	if p.Runtime, p.RuntimeKind, err = p.selectRuntime(ctx); err != nil {
+		return nil, err
+	}
+	if p.RuntimeKind == "docker" && cfg.EmbeddedHost == "127.0.0.1" {
+		if ip := dockerBridgeIP(); ip != "" {
+			p.Config.EmbeddedHost = ip
+			p.ContainerHost = ip
+		}
+	}
 
 	mongoURI := cfg.MongoURI
 	if mongoURI == "" {

@@ -12,9 +12,10 @@ import (
 
 	dockerclient "github.com/docker/docker/client"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	gossh "golang.org/x/crypto/ssh"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mgx-dev/mgx/apisix"
+	"github.com/mgx-dev/mgx/appadmin"
 	"github.com/mgx-dev/mgx/applogs"
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/deploy"
@@ -38,12 +39,12 @@ import (
 func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	cfg := p.Config
 	log := p.Log
-	driver, kind, err := p.selectRuntime(ctx)
-	if err != nil {
-		return err
+	driver, kind := p.Runtime, p.RuntimeKind
+	if p.ContainerHost != "" {
+		kind += " (containers reach MGX at " + p.ContainerHost + ")"
 	}
-	p.Runtime, p.RuntimeKind = driver, kind
 	p.Services = append(p.Services, Service{"Runtime", kind})
+	kind = p.RuntimeKind
 
 	key, err := apps.LoadOrCreateKey(p.DataDir.Path)
 	if err != nil {
@@ -124,8 +125,12 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 		WorkspacesDir: p.DataDir.Join("workspaces"),
 		MongoURL:      p.MongoURI, MongoDB: "mgx", RedisURL: p.RedisURL,
 		Env: agentEnv, PreviewURLBase: cfg.PublicURL + "/dev/",
-		Image:  envOr("MGX_IMAGE_AGENT", ""),
-		Logger: log.With("component", "scheduler"),
+		Image: envOr("MGX_IMAGE_AGENT", envOr("MGX_IMAGE_PYTHON_NODE", "mgx/python-node:22")),
+		// Agent containers run this very binary, mounted read-only: no agent image to
+		// build or keep in step with MGX.
+		Command: agentCommand(kind),
+		Mounts:  agentMounts(kind),
+		Logger:  log.With("component", "scheduler"),
 	})
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
@@ -189,6 +194,12 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 		log.WarnContext(ctx, "deploy: recovering live apps", "err", err)
 	}
 	p.goRun("deploy", dp.Run)
+
+	// App users and the app database browser.
+	(&appadmin.Handler{
+		Apps: appStore, Users: p.c.OAuth.Users(), Audit: p.Store.DB().Collection("audit"), Logger: log,
+		AppsDB: func(slug string) *mongo.Database { return p.AppsStore.Database(AppDatabase(slug)) },
+	}).Mount(api)
 
 	// The read-only terminal and SSH.
 	(&terminal.Handler{Apps: env, Consoles: dev, Logger: log}).Mount(api)
@@ -343,7 +354,22 @@ func portOf(addr string) string {
 	return port
 }
 
-var (
-	_ runtime.Driver = runtime.Driver(nil)
-	_ gossh.PublicKey
-)
+// agentCommand is how agents start: the process driver runs this binary itself
+// (the scheduler's default); in a container it is mounted at /usr/local/bin/mgx.
+func agentCommand(kind string) []string {
+	if kind != "docker" {
+		return nil
+	}
+	return []string{"/usr/local/bin/mgx", "agent"}
+}
+
+func agentMounts(kind string) []runtime.Mount {
+	if kind != "docker" {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return []runtime.Mount{{Source: exe, Target: "/usr/local/bin/mgx", ReadOnly: true}}
+}
