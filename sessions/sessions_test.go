@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/events"
 	"github.com/mgx-dev/mgx/identity"
@@ -77,17 +79,18 @@ func (f *fakeDev) StartDev(ctx context.Context, a sessions.DevApp) error {
 }
 
 type env struct {
-	t       testing.TB
-	st      *store.Store
-	ev      *events.Store
-	q       *scheduler.Queue
-	apps    *apps.Store
-	h       *sessions.Handler
-	srv     *httptest.Server
-	wsBase  string
-	oauth   *fakeOAuth
-	dev     *fakeDev
-	renderF func(framework, dir, name, slug string) error
+	t           testing.TB
+	redisClient func() *redis.Client
+	st          *store.Store
+	ev          *events.Store
+	q           *scheduler.Queue
+	apps        *apps.Store
+	h           *sessions.Handler
+	srv         *httptest.Server
+	wsBase      string
+	oauth       *fakeOAuth
+	dev         *fakeDev
+	renderF     func(framework, dir, name, slug string) error
 }
 
 func newEnv(t testing.TB, mod func(*sessions.Config)) *env {
@@ -100,6 +103,7 @@ func newEnv(t testing.TB, mod func(*sessions.Config)) *env {
 		}
 	}
 	rdb := redistest.Start(t, redistest.Options{}).Client()
+	redisClient := rdb
 	ev := events.NewStore(st.DB(), rdb)
 	q, err := scheduler.NewQueue(scheduler.QueueConfig{DB: st.DB(), Redis: rdb, Events: ev})
 	if err != nil {
@@ -107,7 +111,7 @@ func newEnv(t testing.TB, mod func(*sessions.Config)) *env {
 	}
 	key, _ := apps.LoadOrCreateKey(t.TempDir())
 	box, _ := apps.NewSecretBox(key)
-	e := &env{t: t, st: st, ev: ev, q: q, apps: apps.NewStore(st.DB(), box), wsBase: t.TempDir(),
+	e := &env{t: t, redisClient: func() *redis.Client { return redisClient }, st: st, ev: ev, q: q, apps: apps.NewStore(st.DB(), box), wsBase: t.TempDir(),
 		oauth: &fakeOAuth{clients: map[string]string{}}, dev: &fakeDev{}}
 	e.renderF = func(framework, dir, name, slug string) error {
 		return os.WriteFile(filepath.Join(dir, "README.md"), []byte(name+" "+slug+" "+framework), 0o644)
