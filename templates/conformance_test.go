@@ -89,13 +89,15 @@ func conform(t *testing.T, fw string) {
 	if err != nil {
 		t.Fatalf("LoadManifest: %v", err)
 	}
-	build := map[string]string{"BASE_PATH": basePath}
+	// Install and build run as MGX's process runtime runs them: NODE_ENV=production.
+	prod := map[string]string{"BASE_PATH": basePath, "NODE_ENV": "production"}
+	dev := map[string]string{"BASE_PATH": basePath}
 	var timing []string
-	step := func(name string, cmds [][]string) {
+	step := func(name string, env map[string]string, cmds [][]string) {
 		t.Helper()
 		start := time.Now()
 		for _, c := range cmds {
-			run(t, filepath.Join(dir, c[0]), build, c[1:]...)
+			run(t, filepath.Join(dir, c[0]), env, c[1:]...)
 		}
 		timing = append(timing, fmt.Sprintf("%s=%.1fs", name, time.Since(start).Seconds()))
 	}
@@ -108,10 +110,10 @@ func conform(t *testing.T, fw string) {
 			builds = append(builds, append([]string{s.Dir}, s.Build...))
 		}
 	}
-	step("install", install)
-	step("test", checks[fw].test)
-	step("lint", checks[fw].lint)
-	step("build", builds)
+	step("install", prod, install)
+	step("test", dev, checks[fw].test)
+	step("lint", dev, checks[fw].lint)
+	step("build", prod, builds)
 	t.Logf("TIMING %s %s", fw, strings.Join(timing, " "))
 
 	mgx := startMGX(t)
