@@ -72,19 +72,11 @@ type OAuthClientDeleter interface {
 	DeleteAppClient(ctx context.Context, slug string) error
 }
 
-// DevApp is what the dev environment needs to start an app. ClientSecret must go only
-// into the app's containers.
-type DevApp struct {
-	Slug, Name, Framework       string
-	WorkspaceID, WorkspaceDir   string
-	OAuthClientID, ClientSecret string
-}
-
-// DevEnvironment starts an app's development container (the devenv package, through a
-// small adapter if its API differs). Start should return quickly; the environment
-// reports its progress in the app's "dev" status.
+// DevEnvironment starts an app's development environment without waiting for it
+// (*devenv.Manager has it; it reads the app, its workspace and its client secret through
+// its own AppSource). Progress shows in the app's "dev" status.
 type DevEnvironment interface {
-	StartDev(ctx context.Context, app DevApp) error
+	Start(ctx context.Context, slug string) error
 }
 
 // Config configures the sessions API.
@@ -166,6 +158,7 @@ type View struct {
 	ID          string         `json:"id"`
 	WorkspaceID string         `json:"workspace_id"`
 	App         any            `json:"app"`
+	AppSlug     string         `json:"app_slug"`
 	Framework   string         `json:"framework"`
 	Prompt      string         `json:"prompt"`
 	OwnerID     string         `json:"owner_id"`
@@ -175,7 +168,7 @@ type View struct {
 }
 
 func (h *Handler) view(ctx context.Context, s *Session, app *apps.App) (View, error) {
-	v := View{ID: s.ID, WorkspaceID: s.WorkspaceID, Framework: s.Framework, Prompt: s.Prompt,
+	v := View{ID: s.ID, WorkspaceID: s.WorkspaceID, AppSlug: s.AppSlug, Framework: s.Framework, Prompt: s.Prompt,
 		OwnerID: s.OwnerID, Status: "idle", CreatedAt: s.CreatedAt}
 	if app == nil {
 		a, err := h.cfg.Apps.Get(ctx, s.AppSlug)
@@ -324,7 +317,6 @@ func (h *Handler) createSession(ctx context.Context, p identity.Principal, promp
 		}
 	}
 
-	var secret string
 	if h.cfg.OAuth != nil {
 		clientID, sec, err := h.cfg.OAuth.CreateAppClient(ctx, app.Slug)
 		if err != nil {
@@ -336,7 +328,7 @@ func (h *Handler) createSession(ctx context.Context, p identity.Principal, promp
 		if err := h.cfg.Apps.SetOAuthClient(ctx, app.Slug, clientID, sec); err != nil {
 			return fail(err)
 		}
-		app.OAuthClientID, secret = clientID, sec
+		app.OAuthClientID = clientID
 	}
 
 	if err := h.sessions.Create(ctx, sess); err != nil {
@@ -353,9 +345,7 @@ func (h *Handler) createSession(ctx context.Context, p identity.Principal, promp
 	// From here the session exists: a dev environment that does not start is reported,
 	// not undone (the agent still writes the code; the preview can be started again).
 	if h.cfg.Dev != nil {
-		err := h.cfg.Dev.StartDev(ctx, DevApp{Slug: app.Slug, Name: app.Name, Framework: framework,
-			WorkspaceID: sess.WorkspaceID, WorkspaceDir: dir, OAuthClientID: app.OAuthClientID, ClientSecret: secret})
-		if err != nil {
+		if err := h.cfg.Dev.Start(ctx, app.Slug); err != nil {
 			h.log.WarnContext(ctx, "dev environment did not start", "slug", app.Slug, "err", err)
 			_ = h.cfg.Events.Emit(ctx, sess.ID, events.Message, scheduler.RoleScheduler, map[string]any{
 				"text": "The development environment did not start: " + err.Error(),

@@ -68,13 +68,13 @@ func (f *fakeOAuth) DeleteAppClient(ctx context.Context, slug string) error {
 
 type fakeDev struct {
 	mu      sync.Mutex
-	started []sessions.DevApp
+	started []string
 }
 
-func (f *fakeDev) StartDev(ctx context.Context, a sessions.DevApp) error {
+func (f *fakeDev) Start(ctx context.Context, slug string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.started = append(f.started, a)
+	f.started = append(f.started, slug)
 	return nil
 }
 
@@ -209,7 +209,7 @@ func TestCreateSession(t *testing.T) {
 	if secret, err := e.apps.ClientSecret(t.Context(), "recipe-book"); err != nil || secret != "secret-of-recipe-book" {
 		t.Fatalf("stored secret %q %v", secret, err)
 	}
-	if len(e.dev.started) != 1 || e.dev.started[0].ClientSecret != "secret-of-recipe-book" || e.dev.started[0].WorkspaceDir != filepath.Join(e.wsBase, ws) {
+	if len(e.dev.started) != 1 || e.dev.started[0] != "recipe-book" || body["app_slug"] != "recipe-book" {
 		t.Fatalf("dev start %+v", e.dev.started)
 	}
 	run, err := e.q.Runs().Latest(t.Context(), id)
