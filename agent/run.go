@@ -203,12 +203,18 @@ func (r *run) emit(ctx context.Context, typ, role string, data map[string]any) e
 func (r *run) lead(ctx context.Context) error {
 	m := member{role: RoleTeamLeader, tools: append(tools.Definitions(memberTools[RoleTeamLeader]...), leaderTools()...)}
 	task := fmt.Sprintf("The person asked for:\n\n%s\n\nThe workspace holds the %s template. Plan the work and lead the team.", r.cfg.Prompt, r.cfg.Framework)
-	_, err := r.loop(ctx, m, task)
+	last, err := r.loop(ctx, m, task)
 	if err != nil {
 		return err
 	}
-	if r.finished != nil && r.finished.Status == StatusFailed {
+	switch {
+	case r.finished != nil && r.finished.Status == StatusFailed:
 		return &giveUp{Reason: nonEmpty(r.finished.Summary, "The team leader gave up.")}
+	case r.finished == nil && r.lastQA != "" && !r.qaPassed:
+		// The leader stopped talking without finishing while QA still reported failures.
+		return &giveUp{Reason: "The team stopped while QA still reported failures: " + oneLine(tools.Trim(r.lastQA, 600))}
+	case r.finished == nil:
+		r.finished = &finishArgs{Status: StatusSucceeded, Summary: strings.TrimSpace(last)}
 	}
 	return nil
 }

@@ -216,6 +216,13 @@ func TestGuardrails(t *testing.T) {
 			RoleEngineer:   {say("fixed")},
 		}, adjust: func(c *Config) { c.MaxFixRounds = 1 },
 			wantStatus: StatusFailed, wantReason: "still fails QA after 1 rounds of fixes. Last QA report: FAILED: npm test exited 1"},
+		{name: "leader stops while QA fails", script: script{
+			RoleTeamLeader: {
+				say("", tc("delegate", map[string]any{"role": "qa_engineer", "task": "test"})),
+				say("I think we are done."),
+			},
+			RoleQAEngineer: {say("FAILED: npm run build exited 1: Type error in app/page.tsx")},
+		}, wantStatus: StatusFailed, wantReason: "stopped while QA still reported failures: FAILED: npm run build"},
 		{name: "leader gives up", script: script{RoleTeamLeader: {say("", tc("finish", map[string]any{"status": "failed", "summary": "The request asks for a native iOS app, which MGX cannot build."}))}},
 			wantStatus: StatusFailed, wantReason: "native iOS app"},
 		{name: "model service down", provider: offline.New(offline.Config{Brain: offline.BrainFunc(func(context.Context, llm.Request) (llm.Message, error) {
