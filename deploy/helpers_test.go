@@ -75,7 +75,7 @@ func newHarness(t *testing.T, st *store.Store, drv runtime.Driver, b deploy.Buil
 	h.cfg = deploy.Config{
 		Store: st, Apps: h.apps, Driver: drv, Builder: b, Router: gw, Logs: h.logs,
 		PublicURL: h.front.URL, HealthTimeout: 5 * time.Second, HealthInterval: 100 * time.Millisecond,
-		DrainDelay: 500 * time.Millisecond, StopTimeout: 2 * time.Second, SuperviseInterval: 300 * time.Millisecond,
+		DrainDelay: 300 * time.Millisecond, StopTimeout: 2 * time.Second, SuperviseInterval: 300 * time.Millisecond,
 	}
 	if tune != nil {
 		tune(&h.cfg)

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,4 +348,37 @@ func waitServes(t *testing.T, h *harness, want string) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestProcessPrune(t *testing.T) {
+	h, dir := processHarness(t)
+	h.stop()
+	h.cfg.KeepReleases = 2
+	h.start()
+	var ds []*deploy.Deployment
+	for i := range 5 {
+		writeFiles(t, dir, map[string]string{"version.txt": fmt.Sprintf("v%d", i+1)})
+		d := h.deploy("shop", "")
+		if d.Status != deploy.StatusLive {
+			t.Fatalf("deploy %d: %s %s", i+1, d.Status, d.Reason)
+		}
+		ds = append(ds, d)
+	}
+	// Live: v5; kept for rollback: v4, v3; pruned: v2, v1. Pruning follows the drain.
+	time.Sleep(h.cfg.DrainDelay + time.Second)
+	for i, d := range ds {
+		got, _ := h.dp.Get(t.Context(), "shop", d.ID)
+		_, statErr := os.Stat(d.Services[0].ReleaseDir)
+		wantPruned := i < 2
+		if got.Pruned != wantPruned || (statErr == nil) == wantPruned {
+			t.Errorf("v%d: pruned=%v, release dir exists=%v", i+1, got.Pruned, statErr == nil)
+		}
+	}
+	if code, _ := h.do("POST", "/api/apps/shop/deployments/"+ds[0].ID+"/rollback", "owner", ""); code != 409 {
+		t.Errorf("rollback to a pruned deployment: %d", code)
+	}
+	if d := h.deploy("shop", `{"from":"`+ds[2].ID+`"}`); d.Status != deploy.StatusLive {
+		t.Fatalf("rollback to v3: %s %s", d.Status, d.Reason)
+	}
+	waitServes(t, h, "v3")
 }
