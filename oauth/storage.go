@@ -211,11 +211,11 @@ func (g *grantStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s 
 // InvalidateAuthorizeCodeSession marks a code used; fosite then refuses it and revokes
 // the tokens it produced when it comes back.
 func (g *grantStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
-	res, err := g.codes.UpdateOne(ctx, bson.M{"_id": sig, "active": true}, bson.M{"$set": bson.M{"active": false}})
+	res, err := g.codes.UpdateOne(ctx, bson.M{"_id": sig}, bson.M{"$set": bson.M{"active": false}})
 	if err != nil {
 		return fmt.Errorf("invalidate code: %w", err)
 	}
-	if res.MatchedCount == 0 {
+	if res.ModifiedCount == 0 {
 		// Two concurrent exchanges of one code: only one wins.
 		return fosite.ErrInvalidatedAuthorizeCode
 	}
@@ -286,21 +286,22 @@ func (g *grantStore) DeleteRefreshTokenSession(ctx context.Context, sig string) 
 	return g.del(ctx, g.refresh, sig)
 }
 
-// RotateRefreshToken marks the used refresh token inactive (kept, so that its reuse is
-// recognised and revokes the family) and ends the access token it came with.
-func (g *grantStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
-	var d grantDoc
-	err := g.refresh.FindOneAndUpdate(ctx, bson.M{"_id": sig, "request_id": requestID, "active": true},
-		bson.M{"$set": bson.M{"active": false}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		// Lost a race with a concurrent refresh of the same token.
-		return fosite.ErrSerializationFailure
-	}
+// RotateRefreshToken marks the used refresh token inactive, kept so that its reuse is
+// recognised and revokes the family. The access token issued with it is left to expire
+// (minutes): the control plane checks access tokens locally anyway. The filter names _id
+// alone (FerretDB looks up only those directly); ModifiedCount says whether this call was
+// the one that deactivated the token.
+func (g *grantStore) RotateRefreshToken(ctx context.Context, _ string, sig string) error {
+	res, err := g.refresh.UpdateOne(ctx, bson.M{"_id": sig}, bson.M{"$set": bson.M{"active": false}})
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", err)
 	}
-	if d.AccessSignature != "" {
-		return g.del(ctx, g.access, d.AccessSignature)
+	if res.MatchedCount == 0 {
+		return fosite.ErrNotFound
+	}
+	if res.ModifiedCount == 0 {
+		// Already rotated: lost a race with a concurrent refresh of the same token.
+		return fosite.ErrSerializationFailure
 	}
 	return nil
 }

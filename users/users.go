@@ -137,7 +137,15 @@ func (s *Store) Create(ctx context.Context, nu NewUser) (User, error) {
 
 // Get returns the user with id in realm.
 func (s *Store) Get(ctx context.Context, realm, id string) (User, error) {
-	return s.findOne(ctx, bson.M{"_id": id, "realm": realm})
+	// By _id alone, then the realm: FerretDB looks up only single-_id filters directly.
+	u, err := s.findOne(ctx, bson.M{"_id": id})
+	if err != nil {
+		return User{}, err
+	}
+	if u.Realm != realm {
+		return User{}, fmt.Errorf("user: %w", ErrNotFound)
+	}
+	return u, nil
 }
 
 // GetByID returns a user of any realm; the provider uses it to refresh token claims.
