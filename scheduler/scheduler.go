@@ -61,12 +61,17 @@ type Config struct {
 	// MongoURL and MongoDB are MONGODB_URL and MONGODB_DB as the agent must see them (for
 	// docker, an address containers reach, e.g. via host.docker.internal). Required.
 	MongoURL, MongoDB string
-	// RedisURL is REDIS_URL as the agent sees it, so its events wake SSE listeners.
+	// RedisURL is REDIS_URL (and MGX_REDIS_URL, which the agent reads) as the agent sees
+	// it, so its events wake SSE listeners.
 	RedisURL string
 	// Env is added to every agent's environment: the LLM settings (MGX_LLM_PROVIDER,
 	// MGX_LLM_BASE_URL, MGX_LLM_API_KEY, MGX_LLM_MODEL) and anything else agents need.
 	// Values of keys naming a KEY, SECRET, TOKEN or PASSWORD are redacted from reasons.
 	Env map[string]string
+	// RunEnv, when set, adds per-run variables at each agent start, e.g. MGX_EXEC_URL and a
+	// MGX_EXEC_TOKEN scoped to the run for the control plane's command endpoint. An error
+	// fails the run with it as the reason.
+	RunEnv func(ctx context.Context, r *Run) (map[string]string, error)
 	// PreviewURLBase, when set, gives the agent MGX_PREVIEW_URL=<base><slug>/, e.g.
 	// "http://host.docker.internal:8080/dev/".
 	PreviewURLBase string

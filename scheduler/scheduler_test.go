@@ -104,6 +104,9 @@ func TestAgentSpec(t *testing.T) {
 	cfg := h.fastConfig(rt)
 	cfg.Image = "mgx/agent:test"
 	cfg.PreviewURLBase = "http://host.docker.internal:8080/dev/"
+	cfg.RunEnv = func(ctx context.Context, r *scheduler.Run) (map[string]string, error) {
+		return map[string]string{"MGX_EXEC_TOKEN": "token-for-" + r.ID}, nil
+	}
 	h.start(cfg)
 	r := h.enqueue("sess1", "a recipe book")
 	h.wait(r.ID, 10*time.Second, final)
@@ -119,6 +122,7 @@ func TestAgentSpec(t *testing.T) {
 	want := map[string]string{
 		"SESSION_ID": "sess1", "WORKSPACE_ID": "ws-sess1", "FRAMEWORK": "nextjs", "PROMPT": "a recipe book",
 		"MONGODB_URL": "mongodb://agents-see-this/", "MONGODB_DB": h.st.DB().Name(), "REDIS_URL": "redis://agents-see-this",
+		"MGX_REDIS_URL": "redis://agents-see-this", "MGX_EXEC_TOKEN": "token-for-" + r.ID,
 		"MGX_LLM_PROVIDER": "offline", "MGX_WORKSPACE_DIR": "/workspace", "MGX_RUN_NUMBER": "1",
 		"MGX_PREVIEW_URL": "http://host.docker.internal:8080/dev/app-sess1/", "MGX_AGENT_TIMEOUT": "1m0s",
 	}

@@ -126,6 +126,18 @@ func (s *Scheduler) start(ctx context.Context, r *Run) error {
 		r.StartedAt = t
 	}
 	spec := s.spec(r)
+	if s.cfg.RunEnv != nil {
+		extra, err := s.cfg.RunEnv(ctx, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return s.record(ctx, r, nil, StateFailed, "the agent could not be prepared: "+s.redact(err.Error()), true)
+		}
+		for k, v := range extra {
+			spec.Env[k] = v
+		}
+	}
 	h, err := s.cfg.Driver.Start(ctx, spec)
 	if errors.Is(err, runtime.ErrConflict) {
 		// A leftover workload of this session (we hold its lease, so it is stale).
@@ -167,6 +179,7 @@ func (s *Scheduler) spec(r *Run) runtime.Spec {
 	}
 	if s.cfg.RedisURL != "" {
 		env["REDIS_URL"] = s.cfg.RedisURL
+		env["MGX_REDIS_URL"] = s.cfg.RedisURL
 	}
 	if s.cfg.PreviewURLBase != "" && r.AppSlug != "" {
 		env["MGX_PREVIEW_URL"] = s.cfg.PreviewURLBase + r.AppSlug + "/"
