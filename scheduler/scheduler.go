@@ -573,11 +573,16 @@ func (s *Scheduler) reclaimLoop(ctx context.Context) {
 	every := max(s.cfg.ClaimIdle/2, 50*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if time.Since(lastSweep) > 10*time.Minute {
+			lastSweep = time.Now()
+			s.forgetDeadConsumers(ctx)
 		}
 		start := "0-0"
 		for ctx.Err() == nil {
@@ -606,6 +611,20 @@ func (s *Scheduler) reclaimLoop(ctx context.Context) {
 				break
 			}
 			start = next
+		}
+	}
+}
+
+// forgetDeadConsumers deletes consumers of earlier instances that hold no entries and
+// were idle for an hour, so the group does not grow with every restart.
+func (s *Scheduler) forgetDeadConsumers(ctx context.Context) {
+	cs, err := s.cfg.Redis.XInfoConsumers(ctx, s.cfg.Stream, s.cfg.Group).Result()
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if c.Name != s.cfg.Consumer && c.Pending == 0 && c.Idle > time.Hour {
+			_ = s.cfg.Redis.XGroupDelConsumer(ctx, s.cfg.Stream, s.cfg.Group, c.Name).Err()
 		}
 	}
 }
