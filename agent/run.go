@@ -405,7 +405,14 @@ func (r *run) delegate(ctx context.Context, raw string) (tools.Result, error) {
 			return tools.Result{}, &giveUp{Reason: fmt.Sprintf("The app still fails QA after %d rounds of fixes. Last QA report: %s", r.cfg.MaxFixRounds, oneLine(tools.Trim(r.lastQA, 600)))}
 		}
 	}
-	m := member{role: a.Role, tools: tools.Definitions(memberTools[a.Role]...)}
+	var names []string
+	for _, n := range memberTools[a.Role] {
+		if n == tools.FetchPreview && r.cfg.PreviewURL == "" {
+			continue // no preview attached to this run
+		}
+		names = append(names, n)
+	}
+	m := member{role: a.Role, tools: tools.Definitions(names...)}
 	report, err := r.loop(ctx, m, a.Task)
 	if err != nil {
 		return tools.Result{}, err
