@@ -5,7 +5,7 @@
 //
 // Env: MGX_URL (default http://127.0.0.1:8080) · MGX_ADMIN_EMAIL (default admin@mgx.local) ·
 // MGX_ADMIN_PASSWORD (default: read <MGX_DATA_DIR or ./.mgx>/admin-password) ·
-// E2E_SHOTS (screenshot folder; default a new /tmp/mgx-e2e-*) · E2E_TIMEOUT_S (how long the
+// E2E_SHOTS or MGX_E2E_SCREENSHOTS (screenshot folder; default a new /tmp/mgx-e2e-*) · E2E_TIMEOUT_S (how long the
 // agents may take, default 600) · E2E_FRAMEWORK (nextjs|fastapi-react) · CHROMIUM (default
 // /usr/bin/chromium) · MGX_TEST_BROWSER=1 makes a missing Chromium a failure, not a skip.
 //
@@ -45,7 +45,7 @@ if (!fs.existsSync(EXE)) {
   process.exit(0)
 }
 
-const SHOTS = process.env.E2E_SHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mgx-e2e-'))
+const SHOTS = process.env.E2E_SHOTS ?? process.env.MGX_E2E_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mgx-e2e-'))
 fs.mkdirSync(SHOTS, { recursive: true })
 console.log(`screenshots: ${SHOTS}`)
 

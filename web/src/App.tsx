@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { Api } from './lib/api'
 import { AuthClient, AuthError } from './lib/auth'
 import { ServicesContext, type Services } from './lib/context'
@@ -24,6 +24,19 @@ function ThemeSwitch({ pref, set }: { pref: ThemePref; set: (p: ThemePref) => vo
 
 function TopBar({ me, onSignOut, theme }: { me: Me | null; onSignOut?: () => void; theme: [ThemePref, (p: ThemePref) => void] }) {
   const [open, setOpen] = useState(false)
+  const menuRef = useRef<HTMLDivElement>(null)
+  useEffect(() => {
+    if (!open) return
+    const close = (e: Event) => {
+      if (e instanceof KeyboardEvent ? e.key === 'Escape' : !menuRef.current?.contains(e.target as Node)) setOpen(false)
+    }
+    document.addEventListener('pointerdown', close)
+    document.addEventListener('keydown', close)
+    return () => {
+      document.removeEventListener('pointerdown', close)
+      document.removeEventListener('keydown', close)
+    }
+  }, [open])
   const label = me?.name ?? me?.email ?? 'Account'
   return (
     <header className="topbar">
@@ -37,7 +50,7 @@ function TopBar({ me, onSignOut, theme }: { me: Me | null; onSignOut?: () => voi
       <span className="grow" />
       <ThemeSwitch pref={theme[0]} set={theme[1]} />
       {onSignOut && (
-        <div className="menu">
+        <div className="menu" ref={menuRef}>
           <button type="button" className="account" aria-haspopup="menu" aria-expanded={open} onClick={() => setOpen((o) => !o)} data-testid="account">
             <span className="account-avatar" aria-hidden="true">
               {label.slice(0, 1).toUpperCase()}
@@ -46,7 +59,7 @@ function TopBar({ me, onSignOut, theme }: { me: Me | null; onSignOut?: () => voi
             <Icon name="chevronDown" size={12} />
           </button>
           {open && (
-            <div className="menu-pop" role="menu" onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}>
+            <div className="menu-pop" role="menu">
               {me?.email && <div className="menu-note">{me.email}{me.admin ? ' · admin' : ''}</div>}
               <button type="button" role="menuitem" className="menu-item" onClick={onSignOut} data-testid="sign-out" autoFocus>
                 <Icon name="logout" size={14} /> Sign out

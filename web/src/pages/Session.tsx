@@ -62,7 +62,19 @@ export function SessionPage({ id }: { id: string }) {
     clearTimeout(reloadTimer.current)
     reloadTimer.current = setTimeout(files.reload, 700)
   }, [files.reload])
-  useEffect(() => () => clearTimeout(reloadTimer.current), [])
+  // The session (its app's dev environment, its run status) changes at the end of a run.
+  const sessionTimer = useRef<ReturnType<typeof setTimeout>>(undefined)
+  const refreshSessionSoon = useCallback(() => {
+    clearTimeout(sessionTimer.current)
+    sessionTimer.current = setTimeout(session.reload, 1500)
+  }, [session.reload])
+  useEffect(
+    () => () => {
+      clearTimeout(reloadTimer.current)
+      clearTimeout(sessionTimer.current)
+    },
+    [],
+  )
 
   const onEvent = useCallback(
     (ev: AgentEvent) => {
@@ -78,14 +90,16 @@ export function SessionPage({ id }: { id: string }) {
         reloadFilesSoon()
       } else if (ev.type === 'PREVIEW_READY') {
         setPreviewSignal((n) => n + 1)
+        refreshSessionSoon()
       } else if (ev.type === 'AGENT_START' || ev.type === 'PLAN') {
         setRunStartedAt((t) => t ?? (ev.ts ? Date.parse(ev.ts) || Date.now() : Date.now()))
       } else if (ev.type === 'FINISH') {
         setRunStartedAt(undefined)
         reloadFilesSoon()
+        refreshSessionSoon()
       }
     },
-    [reloadFilesSoon],
+    [reloadFilesSoon, refreshSessionSoon],
   )
 
   const stream = useEventStream(s?.id, s ? api.eventsUrl(s.id) : undefined, api.getToken, onEvent)
