@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,8 +68,12 @@ func TestOfflineTeamOnTemplate(t *testing.T) {
 			sink := &memSink{}
 			runner := &recordingRunner{}
 			prompt := "a recipe book: recipes with a name, ingredients and minutes to cook"
+			preview := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("<html>Test App</html>"))
+			}))
+			defer preview.Close()
 			cfg := Config{SessionID: "s-" + fw, Framework: fw, Prompt: prompt, WorkspaceDir: dir, Events: sink,
-				Runner: runner, LLM: LLMConfig{Provider: "offline"}}
+				Runner: runner, LLM: LLMConfig{Provider: "offline"}, PreviewURL: preview.URL + "/dev/test-app/"}
 			if err := Run(t.Context(), cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -110,6 +116,9 @@ func TestOfflineTeamOnTemplate(t *testing.T) {
 			}
 			if strings.Join(runner.lines, "\n") != strings.Join(want, "\n") {
 				t.Errorf("QA ran\n%s\nwant\n%s", strings.Join(runner.lines, "\n"), strings.Join(want, "\n"))
+			}
+			if pr := sink.ofType(EventPreviewReady); len(pr) != 1 || pr[0].Data["url"] != cfg.PreviewURL || pr[0].Role != RoleQAEngineer {
+				t.Errorf("PREVIEW_READY events = %+v", pr)
 			}
 			fin := sink.last()
 			if fin.Data["status"] != StatusSucceeded {
