@@ -139,7 +139,9 @@ func run(t *testing.T, c *gossh.Client, cmd string) (string, int) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var out bytes.Buffer
+	// One writer for both streams, without ReadFrom: two io.Copy calls into one
+	// bytes.Buffer race (each ReadFrom truncates to the length it started from).
+	var out syncBuf
 	s.Stdout, s.Stderr = &out, &out
 	err = s.Run(cmd)
 	var ee *gossh.ExitError
