@@ -2,10 +2,12 @@ package scheduler_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,9 +69,142 @@ func fakeAgentMain(mode string) int {
 		return 3
 	case "hang":
 		time.Sleep(time.Hour)
+	case "slow":
+		time.Sleep(2 * time.Second)
 	}
 	_ = ev.Emit(ctx, sid, events.Finish, "team_leader", map[string]any{"status": "succeeded", "reason": "built"})
 	return 0
+}
+
+// A scheduler process dies while its agent runs: a new scheduler, with a new process
+// driver on the same state dir (as after a restart), re-attaches to the agent process and
+// records its FINISH; the agent started once.
+func TestProcessRuntimeSchedulerRestart(t *testing.T) {
+	cfg, q, ev, wsBase := processHarness(t, "slow")
+	cfg.Logger = testLogger(t)
+	cfg.LeaseTTL, cfg.ClaimIdle = 600*time.Millisecond, 400*time.Millisecond
+	stateDir := t.TempDir()
+	newDriver := func() scheduler.Driver {
+		d, err := process.New(process.Config{StateDir: stateDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	run := func(cfg scheduler.Config) func() {
+		s, err := scheduler.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	cfg.Driver = newDriver()
+	stopA := run(cfg)
+	_ = os.MkdirAll(filepath.Join(wsBase, "ws1"), 0o755)
+	r, err := q.Enqueue(t.Context(), scheduler.RunRequest{SessionID: "sess1", WorkspaceID: "ws1", Framework: "nextjs", Prompt: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, _ := q.Runs().Get(t.Context(), r.ID)
+		if got != nil && got.Handle != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopA()
+	cfg.Driver = newDriver()
+	cfg.Consumer = "" // a new instance
+	stopB := run(cfg)
+	defer stopB()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, _ := q.Runs().Get(t.Context(), r.ID)
+		if got != nil && scheduler.Final(got.State) {
+			if got.State != scheduler.StateSucceeded || got.Attempts != 1 || got.Reason != "built" {
+				t.Fatalf("run %s %q after %d attempts", got.State, got.Reason, got.Attempts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run not final: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	evs, _ := ev.List(t.Context(), "sess1", 0, 0)
+	starts := 0
+	for _, e := range evs {
+		if e.Type == events.AgentStart {
+			starts++
+		}
+	}
+	if starts != 1 || evs[len(evs)-1].Type != events.Finish {
+		t.Fatalf("%d agent starts; events %+v", starts, evs)
+	}
+}
+
+// The agent process is killed (kill -9): FINISH failed, with the reason.
+func TestProcessRuntimeAgentKilled(t *testing.T) {
+	cfg, q, ev, wsBase := processHarness(t, "hang")
+	cfg.Logger = testLogger(t)
+	s, err := scheduler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	_ = os.MkdirAll(filepath.Join(wsBase, "ws1"), 0o755)
+	r, err := q.Enqueue(t.Context(), scheduler.RunRequest{SessionID: "sess1", WorkspaceID: "ws1", Framework: "nextjs", Prompt: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for pid == 0 {
+		got, _ := q.Runs().Get(t.Context(), r.ID)
+		if got != nil && got.Handle != nil {
+			var st struct {
+				PID int `json:"pid"`
+			}
+			_ = json.Unmarshal(got.Handle.State, &st)
+			pid = st.PID
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Wait for the agent's first event so the kill lands mid-run.
+	for {
+		if evs, _ := ev.List(t.Context(), "sess1", 0, 1); len(evs) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, _ := q.Runs().Get(t.Context(), r.ID)
+		if got != nil && scheduler.Final(got.State) {
+			if got.State != scheduler.StateFailed || !strings.Contains(got.Reason, "killed") {
+				t.Fatalf("run %s %q", got.State, got.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run not final: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	evs, _ := ev.List(t.Context(), "sess1", 0, 0)
+	last := evs[len(evs)-1]
+	if last.Type != events.Finish || last.Data["status"] != "failed" || !strings.Contains(last.Data["reason"].(string), "killed") {
+		t.Fatalf("last event %+v", last)
+	}
+	t.Logf("reason: %s", last.Data["reason"])
 }
 
 // processHarness runs the scheduler with the real process runtime and this binary as agent.
