@@ -183,6 +183,11 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta llm.DeltaFun
 	var resp *llm.Response
 	err = c.cfg.Retry.Do(ctx, func(ctx context.Context) error {
 		r, err := c.once(ctx, body, onDelta)
+		var se *llm.StatusError
+		if errors.As(err, &se) && se.Status == http.StatusBadRequest && strings.Contains(se.Message, "stream_options") {
+			// Some OpenAI-compatible servers reject stream_options; usage is then unknown.
+			r, err = c.once(ctx, withoutStreamOptions(body), onDelta)
+		}
 		resp = r
 		return err
 	})
@@ -190,6 +195,16 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta llm.DeltaFun
 		return nil, fmt.Errorf("openai: %w", err)
 	}
 	return resp, nil
+}
+
+func withoutStreamOptions(body []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	delete(m, "stream_options")
+	b, _ := json.Marshal(m)
+	return b
 }
 
 func (c *Client) once(ctx context.Context, body []byte, onDelta llm.DeltaFunc) (*llm.Response, error) {
