@@ -41,16 +41,26 @@ func (p *Platform) buildComponents(ctx context.Context) error {
 	cfg := p.Config
 	api := http.NewServeMux()
 
+	// The provider's stores (users, clients, keys) serve every role; its endpoints and
+	// key rotation run only in the oauth role.
 	prov, err := oauth.New(ctx, oauth.Config{PublicURL: cfg.PublicURL, Store: p.Store, Logger: p.Log.With("component", "oauth")})
 	if err != nil {
 		return fmt.Errorf("OAuth provider: %w", err)
 	}
 	p.c.OAuth = prov
-	if _, err := prov.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
-		return fmt.Errorf("first admin: %w", err)
+	if cfg.Roles.oauth() {
+		if _, err := prov.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return fmt.Errorf("first admin: %w", err)
+		}
+		prov.Mount(p.mux)
+		p.goRun("oauth", prov.Run)
 	}
-	prov.Mount(p.mux)
-	p.goRun("oauth", prov.Run)
+	if !cfg.Roles.control() {
+		if cfg.Roles.scheduler() {
+			return p.wireScheduler(ctx)
+		}
+		return nil
+	}
 	p.c.Verifier = oauth.NewVerifier(prov.Issuer(), prov.Keys(), p.Log)
 	(&oauth.APIHandler{Users: prov.Users(), Verifier: p.c.Verifier, Logger: p.Log}).Mount(api)
 

@@ -52,7 +52,29 @@ type Config struct {
 	ExtraCABundle string
 	// LogLevel: debug|info|warn|error. MGX_LOG_LEVEL, default info.
 	LogLevel string
+
+	// Roles says which parts of MGX this process runs; the zero value runs all of them
+	// (mgx up). Single-role processes need MGX_MONGODB_URI and MGX_REDIS_URL.
+	Roles Roles
 }
+
+// Roles of one MGX process.
+type Roles struct {
+	// Control serves the API, the web UI, the gateway's routes and fallbacks, and runs
+	// dev environments and deploys.
+	Control bool
+	// OAuth serves /oauth2 and rotates the signing keys.
+	OAuth bool
+	// Scheduler runs queued agent runs.
+	Scheduler bool
+}
+
+// All reports whether no single role was chosen: every role runs.
+func (r Roles) All() bool { return !r.Control && !r.OAuth && !r.Scheduler }
+
+func (r Roles) control() bool   { return r.All() || r.Control }
+func (r Roles) oauth() bool     { return r.All() || r.OAuth }
+func (r Roles) scheduler() bool { return r.All() || r.Scheduler }
 
 type option struct {
 	flag, env, def, usage string
@@ -176,5 +198,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	oneOf("MGX_LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	if !c.Roles.All() {
+		// Several processes cannot share one embedded database or Redis.
+		if c.MongoURI == "" {
+			bad("MGX_MONGODB_URI is required when a single role runs (embedded services come only with mgx up)")
+		}
+		if c.RedisURL == "" {
+			bad("MGX_REDIS_URL is required when a single role runs (embedded services come only with mgx up)")
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -18,8 +18,10 @@ type DataDir struct {
 	lock *os.File
 }
 
-// OpenDataDir creates the directory if needed, checks it is writable and locks it.
-func OpenDataDir(path string) (*DataDir, error) {
+// OpenDataDir creates the directory if needed, checks it is writable and, when lock is
+// set (mgx up: embedded databases live there), locks it. Single-role processes share
+// one data dir (workspaces, keys) and do not lock it.
+func OpenDataDir(path string, lock bool) (*DataDir, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", path, err)
@@ -32,6 +34,9 @@ func OpenDataDir(path string) (*DataDir, error) {
 		return nil, fmt.Errorf("data dir %s is not writable: %w", abs, err)
 	}
 	_ = os.Remove(probe)
+	if !lock {
+		return &DataDir{Path: abs}, nil
+	}
 	f, err := os.OpenFile(filepath.Join(abs, "mgx.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", abs, err)

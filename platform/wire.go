@@ -97,7 +97,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	p.Gateway = gw
-	for _, r := range gateway.PlatformRoutesFor([]string{cfg.HTTPAddr}, []string{cfg.HTTPAddr}) {
+	for _, r := range gateway.PlatformRoutesFor(upstreamsFrom("MGX_APISIX_PLATFORM_UPSTREAMS", cfg.HTTPAddr), upstreamsFrom("MGX_APISIX_OAUTH_UPSTREAMS", cfg.HTTPAddr)) {
 		if err := gw.Upsert(ctx, r); err != nil {
 			return fmt.Errorf("gateway: platform route %s: %w", r.ID, err)
 		}
@@ -115,34 +115,22 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 		p.mux.Handle("/dev/", fb)
 	}
 
-	// Sessions and the scheduler.
-	agentEnv := map[string]string{
-		"MGX_LLM_PROVIDER": cfg.LLMProvider, "MGX_LLM_BASE_URL": cfg.LLMBaseURL,
-		"MGX_LLM_API_KEY": cfg.LLMAPIKey, "MGX_LLM_MODEL": cfg.LLMModel,
-	}
-	sched, err := scheduler.New(scheduler.Config{
-		DB: p.Store.DB(), Redis: p.Redis, Events: p.Events, Driver: driver,
-		WorkspacesDir: p.DataDir.Join("workspaces"),
-		MongoURL:      p.MongoURI, MongoDB: "mgx", RedisURL: p.RedisURL,
-		Env: agentEnv, PreviewURLBase: cfg.PublicURL + "/dev/",
-		Image: envOr("MGX_IMAGE_AGENT", envOr("MGX_IMAGE_PYTHON_NODE", "mgx/python-node:22")),
-		// Agent containers run this very binary, mounted read-only: no agent image to
-		// build or keep in step with MGX.
-		Command: agentCommand(kind),
-		Mounts:  agentMounts(kind),
-		Logger:  log.With("component", "scheduler"),
-	})
+	// Sessions and the scheduler: every control instance enqueues; the loop that starts
+	// agents runs in the scheduler role.
+	sched, err := p.newScheduler()
 	if err != nil {
-		return fmt.Errorf("scheduler: %w", err)
+		return err
 	}
-	p.goRun("scheduler", sched.Run)
+	if cfg.Roles.scheduler() {
+		p.goRun("scheduler", sched.Run)
+	}
 	sh, err := sessions.New(sessions.Config{
 		DB: p.Store.DB(), Apps: appStore, Events: p.Events,
 		Queue: sched.Queue(), Runs: sched.Queue().Runs(), Workspaces: ws,
 		Render: func(fw, dir, name, slug string) error {
 			return templates.Render(fw, dir, templates.Vars{AppName: name, Slug: slug})
 		},
-		OAuth: p.c.OAuth, Dev: devStarter{dev}, Logger: log.With("component", "sessions"),
+		OAuth: p.c.OAuth, Dev: dev, Logger: log.With("component", "sessions"),
 	})
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
@@ -302,13 +290,6 @@ func (e *appEnv) WorkspaceOwner(ctx context.Context, workspaceID string) (string
 	return a.OwnerID, a.SessionID, nil
 }
 
-// devStarter starts an app's dev environment when its session is created.
-type devStarter struct{ m *devenv.Manager }
-
-func (d devStarter) StartDev(ctx context.Context, app sessions.DevApp) error {
-	return d.m.Start(ctx, app.Slug)
-}
-
 // passwordChecker checks a platform user's MGX password for SSH.
 type passwordChecker struct{ users *users.Store }
 
@@ -372,4 +353,56 @@ func agentMounts(kind string) []runtime.Mount {
 		return nil
 	}
 	return []runtime.Mount{{Source: exe, Target: "/usr/local/bin/mgx", ReadOnly: true}}
+}
+
+// newScheduler builds the scheduler (and its queue) on the selected runtime.
+func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
+	cfg := p.Config
+	kind := p.RuntimeKind
+	sched, err := scheduler.New(scheduler.Config{
+		DB: p.Store.DB(), Redis: p.Redis, Events: p.Events, Driver: p.Runtime,
+		WorkspacesDir: p.DataDir.Join("workspaces"),
+		MongoURL:      p.MongoURI, MongoDB: "mgx", RedisURL: p.RedisURL,
+		Env: map[string]string{
+			"MGX_LLM_PROVIDER": cfg.LLMProvider, "MGX_LLM_BASE_URL": cfg.LLMBaseURL,
+			"MGX_LLM_API_KEY": cfg.LLMAPIKey, "MGX_LLM_MODEL": cfg.LLMModel,
+		},
+		PreviewURLBase: cfg.PublicURL + "/dev/",
+		Image:          envOr("MGX_IMAGE_AGENT", envOr("MGX_IMAGE_PYTHON_NODE", "mgx/python-node:22")),
+		// Agent containers run this very binary, mounted read-only: no agent image to
+		// build or keep in step with MGX.
+		Command: agentCommand(kind),
+		Mounts:  agentMounts(kind),
+		Logger:  p.Log.With("component", "scheduler"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	return sched, nil
+}
+
+// wireScheduler runs the scheduler alone (mgx scheduler).
+func (p *Platform) wireScheduler(context.Context) error {
+	sched, err := p.newScheduler()
+	if err != nil {
+		return err
+	}
+	p.Services = append(p.Services, Service{"Runtime", p.RuntimeKind})
+	p.goRun("scheduler", sched.Run)
+	return nil
+}
+
+// upstreamsFrom reads a comma-separated list of host:port from the environment (the
+// production compose file names MGX's instances as APISIX sees them), else def.
+func upstreamsFrom(env, def string) []string {
+	var out []string
+	for _, s := range strings.Split(os.Getenv(env), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return []string{def}
+	}
+	return out
 }

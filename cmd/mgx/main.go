@@ -19,11 +19,11 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"up":            {"run every MGX role in one process on embedded defaults", runUp},
-		"control":       {"run the control plane API alone", notYet("control", "the control plane as its own process (the sessions and gateway issues)")},
-		"oauth":         {"run the OAuth2/OIDC provider alone", notYet("oauth", "the OAuth2/OIDC provider (issue 3)")},
-		"scheduler":     {"run the agent scheduler alone", notYet("scheduler", "the Redis-Streams scheduler (issue 6)")},
+		"control":       {"run the control plane API alone", runControl},
+		"oauth":         {"run the OAuth2/OIDC provider alone", runOAuth},
+		"scheduler":     {"run the agent scheduler alone", runScheduler},
 		"agent":         {"run one agent team session (inside an agent container)", runAgent},
-		"plugin-runner": {"run the APISIX Go plugin runner with mgx-app-router", notYet("plugin-runner", "the APISIX plugin runner (issue 7)")},
+		"plugin-runner": {"run the APISIX Go plugin runner with mgx-app-router", runPluginRunner},
 		"new":           {"render an app template into a directory", runNew},
 		"version":       {"print the version", runVersion},
 	}
@@ -62,19 +62,6 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprint(w, "\nRun 'mgx <command> --help' for a command's flags. Every flag of 'mgx up' can also\nbe set with the MGX_* environment variable named in its help.\n")
-}
-
-// notYet is the honest answer of a subcommand whose issue has not landed.
-func notYet(name, what string) func([]string, io.Writer, io.Writer, func(string) string) int {
-	return func(args []string, stdout, stderr io.Writer, _ func(string) string) int {
-		msg := fmt.Sprintf("mgx %s: not available in this build yet: %s has not landed.\n", name, what)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(stdout, msg)
-		} else {
-			fmt.Fprint(stderr, msg)
-		}
-		return 1
-	}
 }
 
 func runVersion(args []string, stdout, stderr io.Writer, _ func(string) string) int {
