@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,7 +166,7 @@ func TestRunnerSocketProtocol(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "runner.sock")
-	var logs bytes.Buffer
+	var logs syncBuffer
 	errc := make(chan error, 1)
 	rctx, stop := context.WithCancel(t.Context())
 	go func() { errc <- RunPluginRunner(rctx, RunnerConfig{ListenAddress: "unix:" + sock, LogOutput: &logs}) }()
@@ -252,7 +254,7 @@ func TestRunnerSocketProtocol(t *testing.T) {
 		t.Fatalf("driver conf through the runner: %+v", got)
 	}
 
-	if !bytes.Contains(logs.Bytes(), []byte("failed to parse configuration")) {
+	if !strings.Contains(logs.String(), "failed to parse configuration") {
 		t.Errorf("runner did not log the invalid conf: %s", logs.String())
 	}
 
@@ -268,6 +270,24 @@ func TestRunnerSocketProtocol(t *testing.T) {
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Fatalf("socket left behind: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer the runner's logger and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestRunnerBadAddress(t *testing.T) {
