@@ -234,6 +234,7 @@ func TestHandlerAuthorisation(t *testing.T) {
 		{"admin gets any", &identity.Principal{UserID: "root", Admin: true}, "/api/apps/" + theirs.Slug, 200, `"slug":"theirs"`},
 		{"missing 404", &identity.Principal{UserID: "alice"}, "/api/apps/nope", 404, "not_found"},
 		{"anonymous 401", nil, "/api/apps", 401, "unauthorized"},
+		{"app end user 403", &identity.Principal{UserID: "alice", Realm: "recipe-box"}, "/api/apps/" + mine.Slug, 403, "forbidden"},
 		{"list own only", &identity.Principal{UserID: "bob"}, "/api/apps", 200, `"slug":"theirs"`},
 	}
 	for _, tt := range tests {

@@ -72,10 +72,23 @@ func (h *Handler) view(ctx context.Context, a *App) appView {
 	return v
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+// principal returns the platform user calling, or answers 401/403.
+func principal(w http.ResponseWriter, r *http.Request) (identity.Principal, bool) {
 	p, ok := identity.From(r.Context())
-	if !ok {
+	if !ok || p.UserID == "" {
 		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "sign in first")
+		return p, false
+	}
+	if p.Realm != "" && p.Realm != "mgx" { // an app's end user, not a platform user
+		httpjson.Error(w, http.StatusForbidden, "forbidden", "only MGX users may use the MGX API")
+		return p, false
+	}
+	return p, true
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	p, ok := principal(w, r)
+	if !ok {
 		return
 	}
 	owner := p.UserID
@@ -96,9 +109,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	p, ok := identity.From(r.Context())
+	p, ok := principal(w, r)
 	if !ok {
-		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "sign in first")
 		return
 	}
 	a, err := h.cfg.Apps.Get(r.Context(), r.PathValue("slug"))

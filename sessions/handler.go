@@ -198,6 +198,10 @@ func principal(w http.ResponseWriter, r *http.Request) (identity.Principal, bool
 		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "sign in first")
 		return p, false
 	}
+	if p.Realm != "" && p.Realm != "mgx" { // an app's end user, not a platform user
+		httpjson.Error(w, http.StatusForbidden, "forbidden", "only MGX users may use the MGX API")
+		return p, false
+	}
 	return p, true
 }
 

@@ -138,6 +138,9 @@ func newEnv(t testing.TB, mod func(*sessions.Config)) *env {
 			if u, ok := strings.CutPrefix(tok, "admin:"); ok {
 				p = identity.Principal{UserID: u, Realm: "mgx", Admin: true}
 			}
+			if u, ok := strings.CutPrefix(tok, "enduser:"); ok {
+				p = identity.Principal{UserID: u, Realm: "some-app"}
+			}
 			r = r.WithContext(identity.With(r.Context(), p))
 		}
 		mux.ServeHTTP(w, r)
@@ -310,6 +313,7 @@ func TestSessionAuthorisationAndMessages(t *testing.T) {
 		{"empty message", "POST", base + "/messages", "alice", map[string]any{"content": ""}, 400},
 		{"follow-up queued", "POST", base + "/messages", "alice", map[string]any{"content": "add tags"}, 202},
 		{"anonymous", "GET", base, "", nil, 401},
+		{"app end user with the owner's id", "GET", base, "enduser:alice", nil, 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
