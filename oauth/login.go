@@ -65,7 +65,7 @@ type ssoDoc struct {
 }
 
 func newSSOStore(ctx context.Context, st *store.Store) (*mongo.Collection, error) {
-	if err := st.EnsureIndexes(ctx, ssoCollection,
+	if err := ensureIndexes(ctx, st, ssoCollection,
 		mongo.IndexModel{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user_id")},
 		mongo.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires")},
 	); err != nil {

@@ -61,7 +61,7 @@ func newGrantStore(ctx context.Context, st *store.Store, clients *clientStore) (
 		return ms
 	}
 	for _, c := range []string{codesCollection, pkceCollection, oidcCollection, accessCollection, refreshCollection} {
-		if err := st.EnsureIndexes(ctx, c, idx("request_id", "user_id", "expires")...); err != nil {
+		if err := ensureIndexes(ctx, st, c, idx("request_id", "user_id", "client_id", "expires")...); err != nil {
 			return nil, err
 		}
 	}
@@ -75,6 +75,17 @@ func newGrantStore(ctx context.Context, st *store.Store, clients *clientStore) (
 		refresh: db.Collection(refreshCollection),
 		now:     time.Now,
 	}, nil
+}
+
+// ensureIndexes creates indexes one per call: FerretDB v1 drops the connection when a
+// multi-index createIndexes names indexes that already exist, as on every restart.
+func ensureIndexes(ctx context.Context, st *store.Store, coll string, models ...mongo.IndexModel) error {
+	for _, m := range models {
+		if err := st.EnsureIndexes(ctx, coll, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // grantDoc is a stored fosite request.

@@ -26,6 +26,19 @@ const PlatformRealm = "mgx"
 // Collection is the MongoDB collection users live in.
 const Collection = "users"
 
+// emailCollection maps "<realm> <email>" (as _id) to a user id. FerretDB looks up only
+// single-_id filters directly and scans for anything else, so sign-in finds users through
+// it; its unique _id also makes "one email per realm" atomic on any backend.
+const emailCollection = "user_emails"
+
+type emailDoc struct {
+	Key    string `bson:"_id"`
+	UserID string `bson:"user_id"`
+	Realm  string `bson:"realm"`
+}
+
+func emailKey(realm, email string) string { return realm + " " + email }
+
 var (
 	// ErrNotFound: no such user in that realm.
 	ErrNotFound = store.ErrNotFound
@@ -57,7 +70,8 @@ type Revoker interface {
 
 // Store is the user collection.
 type Store struct {
-	coll *mongo.Collection
+	coll   *mongo.Collection
+	emails *mongo.Collection
 	// Revoker, when set, is called after a user is disabled, deleted or gets a new password,
 	// and by RevokeTokens.
 	Revoker Revoker
@@ -65,14 +79,54 @@ type Store struct {
 
 // New opens the store and ensures its indexes: (realm, email) unique.
 func New(ctx context.Context, st *store.Store) (*Store, error) {
-	err := st.EnsureIndexes(ctx, Collection,
-		mongo.IndexModel{Keys: bson.D{{Key: "realm", Value: 1}, {Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("realm_email")},
-		mongo.IndexModel{Keys: bson.D{{Key: "realm", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("realm_created")},
-	)
-	if err != nil {
+	// One index per call: FerretDB v1 drops the connection when a multi-index
+	// createIndexes names indexes that already exist (every restart).
+	for _, m := range []mongo.IndexModel{
+		{Keys: bson.D{{Key: "realm", Value: 1}, {Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("realm_email")},
+		{Keys: bson.D{{Key: "realm", Value: 1}, {Key: "created", Value: 1}}, Options: options.Index().SetName("realm_created")},
+	} {
+		if err := st.EnsureIndexes(ctx, Collection, m); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.EnsureIndexes(ctx, emailCollection, mongo.IndexModel{
+		Keys: bson.D{{Key: "realm", Value: 1}}, Options: options.Index().SetName("realm"),
+	}); err != nil {
 		return nil, err
 	}
-	return &Store{coll: st.DB().Collection(Collection)}, nil
+	s := &Store{coll: st.DB().Collection(Collection), emails: st.DB().Collection(emailCollection)}
+	if err := s.backfillEmails(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// backfillEmails adds lookup rows missing for users (created before the lookup existed).
+func (s *Store) backfillEmails(ctx context.Context) error {
+	n, err := s.coll.EstimatedDocumentCount(ctx)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	m, err := s.emails.EstimatedDocumentCount(ctx)
+	if err != nil || m >= n {
+		return err
+	}
+	cur, err := s.coll.Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"realm": 1, "email": 1}))
+	if err != nil {
+		return fmt.Errorf("backfill email lookup: %w", err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var u User
+		if err := cur.Decode(&u); err != nil {
+			return err
+		}
+		_, err := s.emails.InsertOne(ctx, emailDoc{Key: emailKey(u.Realm, u.Email), UserID: u.ID, Realm: u.Realm})
+		if err != nil && !errors.Is(store.Translate(err), store.ErrConflict) {
+			return fmt.Errorf("backfill email lookup: %w", err)
+		}
+	}
+	return cur.Err()
 }
 
 // NewUser is what Create needs. Password is validated (password.Validate) and hashed.
@@ -126,7 +180,14 @@ func (s *Store) Create(ctx context.Context, nu NewUser) (User, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	u := User{ID: store.NewID(), Realm: nu.Realm, Email: email, Name: name, PasswordHash: hash,
 		Admin: nu.Admin, Created: now, Updated: now}
+	if _, err := s.emails.InsertOne(ctx, emailDoc{Key: emailKey(u.Realm, u.Email), UserID: u.ID, Realm: u.Realm}); err != nil {
+		if errors.Is(store.Translate(err), store.ErrConflict) {
+			return User{}, ErrEmailTaken
+		}
+		return User{}, fmt.Errorf("insert user: %w", err)
+	}
 	if _, err := s.coll.InsertOne(ctx, u); err != nil {
+		_, _ = s.emails.DeleteOne(ctx, bson.M{"_id": emailKey(u.Realm, u.Email)})
 		if errors.Is(store.Translate(err), store.ErrConflict) {
 			return User{}, ErrEmailTaken
 		}
@@ -155,7 +216,11 @@ func (s *Store) GetByID(ctx context.Context, id string) (User, error) {
 
 // GetByEmail returns the user with that email in realm.
 func (s *Store) GetByEmail(ctx context.Context, realm, email string) (User, error) {
-	return s.findOne(ctx, bson.M{"realm": realm, "email": NormalizeEmail(email)})
+	var d emailDoc
+	if err := s.emails.FindOne(ctx, bson.M{"_id": emailKey(realm, NormalizeEmail(email))}).Decode(&d); err != nil {
+		return User{}, fmt.Errorf("user: %w", store.Translate(err))
+	}
+	return s.Get(ctx, realm, d.UserID)
 }
 
 func (s *Store) findOne(ctx context.Context, filter bson.M) (User, error) {
@@ -260,12 +325,19 @@ func (s *Store) Delete(ctx context.Context, realm, id string) error {
 	if err := s.refuseLastAdmin(ctx, realm, id); err != nil {
 		return err
 	}
-	res, err := s.coll.DeleteOne(ctx, bson.M{"_id": id, "realm": realm})
+	u, err := s.Get(ctx, realm, id)
+	if err != nil {
+		return err
+	}
+	res, err := s.coll.DeleteOne(ctx, bson.M{"_id": id})
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
 	if res.DeletedCount == 0 {
 		return fmt.Errorf("user: %w", ErrNotFound)
+	}
+	if _, err := s.emails.DeleteOne(ctx, bson.M{"_id": emailKey(u.Realm, u.Email)}); err != nil {
+		return fmt.Errorf("delete user: %w", err)
 	}
 	return s.RevokeTokens(ctx, id)
 }
@@ -275,8 +347,13 @@ func (s *Store) DeleteRealm(ctx context.Context, realm string) error {
 	if realm == PlatformRealm {
 		return fmt.Errorf("%w: the platform realm cannot be deleted", ErrInvalid)
 	}
-	_, err := s.coll.DeleteMany(ctx, bson.M{"realm": realm})
-	return err
+	if _, err := s.coll.DeleteMany(ctx, bson.M{"realm": realm}); err != nil {
+		return fmt.Errorf("delete realm: %w", err)
+	}
+	if _, err := s.emails.DeleteMany(ctx, bson.M{"realm": realm}); err != nil {
+		return fmt.Errorf("delete realm: %w", err)
+	}
+	return nil
 }
 
 // CountAdmins counts enabled platform admins.

@@ -135,3 +135,49 @@ func TestLastAdminAndRevocation(t *testing.T) {
 		t.Fatalf("other realm: %v", err)
 	}
 }
+
+func TestEmailLookup(t *testing.T) {
+	st := storetest.New(t)
+	ctx := t.Context()
+	s, err := users.New(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Create(ctx, users.NewUser{Realm: "shop", Email: "a@example.com", Password: "long enough pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetByEmail(ctx, "shop", " A@Example.com"); err != nil || got.ID != u.ID {
+		t.Fatalf("by email: %v %v", got, err)
+	}
+	if _, err := s.GetByEmail(ctx, "mgx", "a@example.com"); !errors.Is(err, users.ErrNotFound) {
+		t.Fatalf("other realm: %v", err)
+	}
+	// A deleted user's email can be used again.
+	if err := s.Delete(ctx, "shop", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, users.NewUser{Realm: "shop", Email: "a@example.com", Password: "long enough pw"}); err != nil {
+		t.Fatalf("re-create: %v", err)
+	}
+	if err := s.DeleteRealm(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetByEmail(ctx, "shop", "a@example.com"); !errors.Is(err, users.ErrNotFound) {
+		t.Fatalf("after DeleteRealm: %v", err)
+	}
+	if err := s.DeleteRealm(ctx, "mgx"); !errors.Is(err, users.ErrInvalid) {
+		t.Fatalf("DeleteRealm(mgx): %v", err)
+	}
+	// Users written without a lookup row (older data) are found after a restart.
+	if _, err := st.DB().Collection(users.Collection).InsertOne(ctx, users.User{ID: "old1", Realm: "mgx", Email: "old@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := users.New(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.GetByEmail(ctx, "mgx", "old@example.com"); err != nil || got.ID != "old1" {
+		t.Fatalf("backfilled: %v %v", got, err)
+	}
+}
