@@ -11,7 +11,9 @@ set -euo pipefail
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 CONNS=${CONNS:-64}
-UP=127.0.0.1:18081 GW=127.0.0.1:18082 NGX=127.0.0.1:18083
+# Free loopback ports, picked by the kernel.
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+UP=127.0.0.1:$(freeport) GW=127.0.0.1:$(freeport) NGX=127.0.0.1:$(freeport)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d /tmp/mgx-bench.XXXXXX)
