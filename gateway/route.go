@@ -1,7 +1,3 @@
-// Package gateway holds MGX's routes: the model stored in MongoDB (the source of truth),
-// the reconcile loop that makes a gateway driver match it, and the embedded driver that
-// serves `mgx up` on httputil.ReverseProxy. The APISIX driver lives in package apisix; both
-// pass the conformance suite in gateway/gatewaytest.
 package gateway
 
 import (
