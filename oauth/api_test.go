@@ -3,8 +3,11 @@ package oauth
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/mgx-dev/mgx/password"
+	"github.com/mgx-dev/mgx/users"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,4 +160,48 @@ func TestRestartOnSameDatabase(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("refresh at the second instance: %d %v", st, m)
 	}
+}
+
+// Unknown accounts, wrong passwords and disabled accounts cost the same: one Argon2id
+// verification each, and the same answer.
+func TestNoEnumerationByWork(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxFailuresPerAccount = 100; c.MaxFailuresPerAddress = 100 })
+	ctx := t.Context()
+	disabled, err := e.p.Users().Create(ctx, users.NewUser{Realm: "mgx", Email: "off@example.com", Password: userPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.p.Users().SetDisabled(ctx, "mgx", disabled.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	e.p.verify = func(hash, pw string) bool { calls++; return password.Verify(hash, pw) }
+	cases := []struct{ name, email, pw string }{
+		{"unknown account", "nobody@example.com", userPass},
+		{"wrong password", userEmail, "not the password"},
+		{"disabled account, right password", "off@example.com", userPass},
+		{"over-long username", strings.Repeat("a", 300) + "@example.com", userPass},
+	}
+	var bodies []string
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls = 0
+			st, m := serve(t, e.mux(), "/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {CLIClientID}, "username": {c.email}, "password": {c.pw}}, "", "")
+			if st != 400 || m["error"] != "invalid_grant" || calls != 1 {
+				t.Fatalf("status %d, %d Argon2id verifications, %v", st, calls, m)
+			}
+			bodies = append(bodies, m["error_description"].(string))
+		})
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Fatalf("messages differ: %q vs %q", b, bodies[0])
+		}
+	}
+}
+
+func (e *env) mux() http.Handler {
+	mux := http.NewServeMux()
+	e.p.Mount(mux)
+	return mux
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
-	"github.com/mgx-dev/mgx/password"
 	"github.com/mgx-dev/mgx/users"
 )
 
@@ -24,7 +23,7 @@ func (p *Provider) authenticate(ctx context.Context, realm, email, pw, addr stri
 	email = users.NormalizeEmail(email)
 	if len(email) > 254 {
 		// No such account can exist; keep the throttle keys bounded. Same work, same answer.
-		password.Verify(p.dummyHash, pw)
+		p.verify(p.dummyHash, pw)
 		if err := p.throttle.fail(ctx, realm, "", addr); err != nil {
 			return users.User{}, 0, err
 		}
@@ -44,16 +43,13 @@ func (p *Provider) authenticate(ctx context.Context, realm, email, pw, addr stri
 	} else if !errors.Is(err, users.ErrNotFound) {
 		return users.User{}, 0, err
 	}
-	ok := password.Verify(hash, pw) && err == nil
+	// A disabled account fails like a wrong password, with the same bookkeeping.
+	ok := p.verify(hash, pw) && err == nil && !u.Disabled
 	if !ok {
 		if ferr := p.throttle.fail(ctx, realm, email, addr); ferr != nil {
 			return users.User{}, 0, ferr
 		}
 		p.log.InfoContext(ctx, "sign-in failed", "realm", realm, "addr", addr)
-		return users.User{}, 0, errBadCredentials
-	}
-	if u.Disabled {
-		p.log.InfoContext(ctx, "sign-in refused: disabled", "realm", realm, "user_id", u.ID)
 		return users.User{}, 0, errBadCredentials
 	}
 	if err := p.throttle.succeed(ctx, realm, email); err != nil {

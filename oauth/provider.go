@@ -120,6 +120,7 @@ type Provider struct {
 	dummyHash string
 	secure    bool // cookies get Secure
 	now       func() time.Time
+	verify    func(hash, pw string) bool // password.Verify; tests count calls
 }
 
 var _ users.Revoker = (*Provider)(nil)
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, err
 	}
 	st := cfg.Store
-	p := &Provider{cfg: cfg, issuer: cfg.PublicURL + "/oauth2", log: cfg.Logger, now: time.Now,
+	p := &Provider{cfg: cfg, issuer: cfg.PublicURL + "/oauth2", log: cfg.Logger, now: time.Now, verify: password.Verify,
 		secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	var err error
 	if p.users, err = users.New(ctx, st); err != nil {
