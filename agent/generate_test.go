@@ -319,3 +319,30 @@ func TestGenerateAllPrompts(t *testing.T) {
 		})
 	}
 }
+
+// A follow-up run on the same workspace adds its entities and keeps the earlier ones.
+func TestOfflineFollowUpRun(t *testing.T) {
+	for _, fw := range frameworksReady(t) {
+		t.Run(fw, func(t *testing.T) {
+			dir := renderTemplate(t, fw)
+			for i, prompt := range []string{"recipes with a name and minutes to cook", "also suppliers with a name and an email"} {
+				sink := &memSink{}
+				cfg := Config{SessionID: "s", Framework: fw, Prompt: prompt, WorkspaceDir: dir, Events: sink,
+					Runner: &recordingRunner{}, LLM: LLMConfig{Provider: "offline"}}
+				if err := Run(t.Context(), cfg); err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+			}
+			home, nav := "app/page.tsx", "app/layout.tsx"
+			if fw == "fastapi-react" {
+				home, nav = "frontend/src/pages/HomePage.tsx", "frontend/src/App.tsx"
+			}
+			for _, p := range []string{home, nav} {
+				b, _ := os.ReadFile(filepath.Join(dir, p))
+				if !strings.Contains(string(b), `"/recipes"`) || !strings.Contains(string(b), `"/suppliers"`) {
+					t.Errorf("%s lacks a link to both entities:\n%s", p, b)
+				}
+			}
+		})
+	}
+}

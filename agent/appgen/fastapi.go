@@ -27,7 +27,12 @@ func planFastAPI(spec Spec) ([]Op, error) {
 		Op{Path: "backend/app/factory.py", Patch: func(old string) (string, error) { return patchFactory(old, spec) }},
 		Op{Path: "backend/app/db.py", Patch: func(old string) (string, error) { return patchPyIndexes(old, spec) }},
 		Op{Path: "frontend/src/App.tsx", Patch: func(old string) (string, error) { return patchReactApp(old, spec) }},
-		Op{Path: "frontend/src/pages/HomePage.tsx", Patch: func(string) (string, error) { return reactHome(spec), nil }},
+		Op{Path: "frontend/src/pages/HomePage.tsx", Patch: func(old string) (string, error) {
+			return mergeHome(old, reactHome(spec), spec, `<Link to="/%s" className="button">
+          Open %s
+        </Link>
+`), nil
+		}},
 		// The template's test expects the home page to link to items; it now links to the app's entities.
 		Op{Path: "frontend/src/router.test.tsx", Patch: func(old string) (string, error) {
 			n := namesOf(spec.Entities[0])

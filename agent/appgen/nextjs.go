@@ -26,7 +26,12 @@ func planNext(spec Spec) ([]Op, error) {
 	ops = append(ops,
 		Op{Path: "lib/indexes.ts", Patch: func(old string) (string, error) { return patchNextIndexes(old, spec) }},
 		Op{Path: "app/layout.tsx", Patch: func(old string) (string, error) { return patchNextNav(old, spec) }},
-		Op{Path: "app/page.tsx", Patch: func(old string) (string, error) { return nextHome(spec), nil }},
+		Op{Path: "app/page.tsx", Patch: func(old string) (string, error) {
+			return mergeHome(old, nextHome(spec), spec, `<Link href="/%s" className="button">
+          Open %s
+        </Link>
+`), nil
+		}},
 	)
 	return ops, nil
 }
@@ -578,6 +583,29 @@ func prefixComma(parts []string) string {
 		return ""
 	}
 	return ", " + strings.Join(parts, ", ")
+}
+
+// mergeHome replaces the template's home page with fresh, or, on a home page an earlier run
+// or a person already changed, adds a link for each entity it lacks.
+func mergeHome(old, fresh string, spec Spec, linkFormat string) string {
+	if strings.Contains(old, "Open items") || !strings.Contains(old, `className="hero-actions"`) {
+		return fresh
+	}
+	i := strings.Index(old, `className="hero-actions"`)
+	j := strings.Index(old[i:], "      </div>")
+	if j < 0 {
+		return old
+	}
+	at := i + j
+	var add strings.Builder
+	for _, e := range spec.Entities {
+		n := namesOf(e)
+		if strings.Contains(old, `"/`+n.kebab+`"`) {
+			continue
+		}
+		add.WriteString("        " + fmt.Sprintf(linkFormat, n.kebab, n.lowers))
+	}
+	return old[:at] + add.String() + old[at:]
 }
 
 var importRE = regexp.MustCompile(`(?m)^import .*;\n`)
