@@ -1,7 +1,7 @@
 // Package apisix is MGX's APISIX driver: a small Admin API v3 client and a gateway.Driver
 // that writes MGX routes as APISIX routes and upstreams, with the mgx-app-router plugin
-// configured through ext-plugin-pre-req on app routes. config/ holds APISIX's config.yaml
-// for the production compose file.
+// configured through ext-plugin-pre-req on app routes. APISIX's own config.yaml for the
+// production compose file is deploy/compose/apisix/config.yaml.
 package apisix
 
 import (
