@@ -168,8 +168,12 @@ func (d *Driver) objects(r gateway.Route) (RouteObject, UpstreamObject, error) {
 		labels[labelIdle] = "true"
 		nodesFrom = d.fallback
 	}
+	name := "mgx " + r.ID
+	if len(name) > 100 { // APISIX's limit for names
+		name = name[:100]
+	}
 	up := UpstreamObject{
-		Name: "mgx " + r.ID, Type: "roundrobin", Scheme: "http", PassHost: "pass",
+		Name: name, Type: "roundrobin", Scheme: "http", PassHost: "pass",
 		Timeout: Timeout{Connect: seconds(r.Timeouts.Connect), Send: seconds(r.Timeouts.Send), Read: seconds(r.Timeouts.Read)},
 		Labels:  labels,
 	}
@@ -185,7 +189,7 @@ func (d *Driver) objects(r gateway.Route) (RouteObject, UpstreamObject, error) {
 		uris = append(uris, strings.TrimSuffix(r.Prefix, "/"))
 	}
 	ro := RouteObject{
-		Name: "mgx " + r.ID, URIs: uris, Priority: len(r.Prefix), UpstreamID: id,
+		Name: name, URIs: uris, Priority: len(r.Prefix), UpstreamID: id,
 		EnableWebsocket: r.WebSocket, Labels: labels, Status: 1,
 	}
 	if r.Kind != gateway.KindPlatform && !idle {

@@ -183,4 +183,10 @@ func TestBadKeyAndConfig(t *testing.T) {
 	if id := apisix.ObjectID(strings.Repeat("a", 100)); len(id) > 64 {
 		t.Fatalf("ObjectID too long: %d", len(id))
 	}
+	// The longest ids MGX accepts still fit APISIX's limits (id 64, name 100).
+	long := gateway.AppRoute(gateway.KindProd, strings.Repeat("s", 63), "/api", true, "h:1")
+	long.ID = strings.Repeat("x", 128)
+	if err := newDriver(t, fake).Put(t.Context(), long); err != nil {
+		t.Fatalf("Put with a 128-character id: %v", err)
+	}
 }

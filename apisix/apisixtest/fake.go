@@ -141,6 +141,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var err error
+		if name, ok := obj["name"]; ok {
+			if n, ok := name.(string); !ok || n == "" || len(n) > 100 {
+				fail(w, http.StatusBadRequest, "invalid configuration: property \"name\" validation failed")
+				return
+			}
+		}
 		if kind == "routes" {
 			err = s.checkRoute(obj)
 		} else {
