@@ -472,3 +472,54 @@ func TestRunFromEnv(t *testing.T) {
 		t.Fatalf("last event %+v", last)
 	}
 }
+
+// The team over the Anthropic wire: tool_use / tool_result pairing holds through plan,
+// delegation and a member's tool calls (the scripted server rejects any mismatch).
+func TestRunOverAnthropicWire(t *testing.T) {
+	var mu sync.Mutex
+	count := map[string]int{}
+	turns := map[string][]llmtest.Turn{
+		RoleTeamLeader: {
+			{ToolCalls: []llm.ToolCall{{ID: "p1", Name: "plan", Arguments: `{"steps":[{"role":"engineer","task":"write a.txt"}]}`}}},
+			{Text: "Engineer, please.", ToolCalls: []llm.ToolCall{{ID: "d1", Name: "delegate", Arguments: `{"role":"engineer","task":"write a.txt"}`}}},
+			{ToolCalls: []llm.ToolCall{{ID: "f1", Name: "finish", Arguments: `{"status":"succeeded","summary":"a.txt written"}`}}},
+		},
+		RoleEngineer: {
+			{ToolCalls: []llm.ToolCall{
+				{ID: "w1", Name: "write_file", Arguments: `{"path":"a.txt","content":"A"}`},
+				{ID: "r1", Name: "read_file", Arguments: `{"path":"missing.txt"}`},
+			}},
+			{Text: "Wrote a.txt."},
+		},
+	}
+	model := func(req llm.Request) llmtest.Turn {
+		role := ""
+		for _, line := range strings.Split(req.System, "\n") {
+			if v, ok := strings.CutPrefix(line, "MGX role: "); ok {
+				role = v
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		i := count[role]
+		count[role]++
+		ts := turns[role]
+		turn := ts[min(i, len(ts)-1)]
+		turn.Usage = llm.Usage{InputTokens: 100, OutputTokens: 10}
+		return turn
+	}
+	srv := llmtest.NewAnthropicServer(t, model, "ant-key-123456")
+	sink := &memSink{}
+	cfg := testConfig(t, sink, nil)
+	cfg.LLM = LLMConfig{Provider: "anthropic", BaseURL: srv.URL, APIKey: "ant-key-123456", Model: "claude-test"}
+	if err := Run(t.Context(), cfg); err != nil {
+		t.Fatalf("%v (last event %+v)", err, sink.last())
+	}
+	if b, _ := os.ReadFile(filepath.Join(cfg.WorkspaceDir, "a.txt")); string(b) != "A" {
+		t.Fatalf("a.txt = %q", b)
+	}
+	fin := sink.last()
+	if usage := fin.Data["usage"].(map[string]any); usage["total_tokens"].(float64) != 5*110 {
+		t.Fatalf("usage = %+v", usage)
+	}
+}
