@@ -3,6 +3,7 @@ package gatewayplugins
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	pkgHTTP "github.com/apache/apisix-go-plugin-runner/pkg/http"
 	"github.com/apache/apisix-go-plugin-runner/pkg/plugin"
@@ -21,12 +22,9 @@ type AppRouter struct {
 
 var _ plugin.Plugin = (*AppRouter)(nil)
 
-// Registration in init is what the runner requires (see STYLE.md 2).
-func init() {
-	if err := plugin.RegisterPlugin(&AppRouter{}); err != nil {
-		panic(err)
-	}
-}
+// register adds the plugin to the runner once, when the runner starts (RunPluginRunner):
+// registering in init would make the runner's logger print a line in every mgx command.
+var register = sync.OnceValue(func() error { return plugin.RegisterPlugin(&AppRouter{}) })
 
 // Name is "mgx-app-router".
 func (*AppRouter) Name() string { return approuter.PluginName }

@@ -53,6 +53,9 @@ func RunPluginRunner(ctx context.Context, cfg RunnerConfig) error {
 			return fmt.Errorf("plugin runner: %s=%q is not a positive number of seconds", EnvConfExpire, ttl)
 		}
 	}
+	if err := register(); err != nil {
+		return fmt.Errorf("plugin runner: register mgx-app-router: %w", err)
+	}
 	// The runner reads its address from the environment only.
 	if err := os.Setenv(EnvListenAddress, cfg.ListenAddress); err != nil {
 		return fmt.Errorf("plugin runner: %w", err)
