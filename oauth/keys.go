@@ -49,9 +49,10 @@ type keyring struct {
 	rotation time.Duration // a new key every rotation
 	keep     time.Duration // how long a superseded key stays published
 
-	mu   sync.RWMutex
-	keys []signingKey // newest first
-	jwks jose.JSONWebKeySet
+	mu     sync.RWMutex
+	keys   []signingKey // newest first
+	jwks   jose.JSONWebKeySet
+	loaded time.Time
 }
 
 func newKeyring(ctx context.Context, st *store.Store, rotation, keep time.Duration) (*keyring, error) {
@@ -131,7 +132,7 @@ func (k *keyring) load(ctx context.Context) error {
 		return errors.New("no signing key")
 	}
 	k.mu.Lock()
-	k.keys, k.jwks = keys, set
+	k.keys, k.jwks, k.loaded = keys, set, time.Now()
 	k.mu.Unlock()
 	return nil
 }

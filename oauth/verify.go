@@ -34,10 +34,17 @@ var (
 var ErrUnknownKey = errors.New("unknown signing key")
 
 // Key implements KeySource in-process, reloading from the database when the kid is new
-// (another instance rotated).
+// (another instance rotated) and the last load is over 10s old.
 func (k *keyring) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error) {
 	if pub, ok := k.public(kid); ok {
 		return pub, nil
+	}
+	// Reload at most every 10s, or tokens with made-up kids would each cost a query.
+	k.mu.RLock()
+	recent := time.Since(k.loaded) < 10*time.Second
+	k.mu.RUnlock()
+	if recent {
+		return nil, ErrUnknownKey
 	}
 	if err := k.load(ctx); err != nil {
 		return nil, err
