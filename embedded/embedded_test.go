@@ -81,3 +81,20 @@ func get(t *testing.T, url, k string) string {
 	}
 	return s
 }
+
+func TestForwarder(t *testing.T) {
+	r, err := startMini("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f, err := Forward("127.0.0.1:0", r.URL[len("redis://"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	set(t, "redis://"+f.Addr, "k", "through")
+	if got := get(t, r.URL, "k"); got != "through" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -86,11 +86,8 @@ func Start(ctx context.Context, cfg Config, dd *DataDir, log *slog.Logger) (_ *P
 	if p.Runtime, p.RuntimeKind, err = p.selectRuntime(ctx); err != nil {
 		return nil, err
 	}
-	if p.RuntimeKind == "docker" && cfg.EmbeddedHost == "127.0.0.1" {
-		if ip := dockerBridgeIP(); ip != "" {
-			p.Config.EmbeddedHost = ip
-			p.ContainerHost = ip
-		}
+	if p.RuntimeKind == "docker" {
+		p.ContainerHost = dockerBridgeIP()
 	}
 
 	mongoURI := cfg.MongoURI
@@ -122,6 +119,14 @@ func Start(ctx context.Context, cfg Config, dd *DataDir, log *slog.Logger) (_ *P
 		appsURI = mongoURI
 	}
 	p.MongoURI, p.AppsMongoURI, p.RedisURL = mongoURI, appsURI, redisURL
+	if p.ContainerHost != "" {
+		// Containers reach loopback services as host.docker.internal, the bridge.
+		for _, u := range []string{mongoURI, redisURL} {
+			if err := p.forwardToContainers(u); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if cfg.MongoURI == "" || cfg.RedisURL == "" {
 		env := fmt.Sprintf("# Written by mgx up: the embedded services of this data dir.\nMGX_MONGODB_URI=%s\nMGX_APPS_MONGODB_URI=%s\nMGX_REDIS_URL=%s\n", mongoURI, appsURI, redisURL)
 		if err := writeFileAtomic(dd.Join("embedded.env"), []byte(env), 0o600); err != nil {
@@ -166,6 +171,20 @@ func Start(ctx context.Context, cfg Config, dd *DataDir, log *slog.Logger) (_ *P
 		return nil, err
 	}
 	return p, nil
+}
+
+// forwardToContainers relays <bridge>:<port> to a loopback service's 127.0.0.1:<port>.
+func (p *Platform) forwardToContainers(uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		return nil
+	}
+	f, err := embedded.Forward(net.JoinHostPort(p.ContainerHost, u.Port()), u.Host)
+	if err != nil {
+		return fmt.Errorf("forward %s to containers on the Docker bridge: %w", redactURL(uri), err)
+	}
+	p.closers = append(p.closers, f.Close)
+	return nil
 }
 
 // stableAddr reuses the port of the previous start (containers and tools that were

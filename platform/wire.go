@@ -362,12 +362,12 @@ func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
 	sched, err := scheduler.New(scheduler.Config{
 		DB: p.Store.DB(), Redis: p.Redis, Events: p.Events, Driver: p.Runtime,
 		WorkspacesDir: p.DataDir.Join("workspaces"),
-		MongoURL:      p.MongoURI, MongoDB: "mgx", RedisURL: p.RedisURL,
+		MongoURL:      p.forContainers(p.MongoURI), MongoDB: "mgx", RedisURL: p.forContainers(p.RedisURL),
 		Env: map[string]string{
 			"MGX_LLM_PROVIDER": cfg.LLMProvider, "MGX_LLM_BASE_URL": cfg.LLMBaseURL,
 			"MGX_LLM_API_KEY": cfg.LLMAPIKey, "MGX_LLM_MODEL": cfg.LLMModel,
 		},
-		PreviewURLBase: cfg.PublicURL + "/dev/",
+		PreviewURLBase: p.forContainers(cfg.PublicURL) + "/dev/",
 		Image:          envOr("MGX_IMAGE_AGENT", envOr("MGX_IMAGE_PYTHON_NODE", "mgx/python-node:22")),
 		// Agent containers run this very binary, mounted read-only: no agent image to
 		// build or keep in step with MGX.
@@ -405,4 +405,17 @@ func upstreamsFrom(env, def string) []string {
 		return []string{def}
 	}
 	return out
+}
+
+// forContainers rewrites a loopback URL to host.docker.internal for agent containers
+// (the process runtime's agents use it as it is).
+func (p *Platform) forContainers(raw string) string {
+	if p.RuntimeKind != "docker" {
+		return raw
+	}
+	for _, lo := range []string{"127.0.0.1", "localhost"} {
+		raw = strings.Replace(raw, "//"+lo+":", "//host.docker.internal:", 1)
+		raw = strings.Replace(raw, "//"+lo+"/", "//host.docker.internal/", 1)
+	}
+	return raw
 }

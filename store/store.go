@@ -82,15 +82,44 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close disconnects.
 func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
 
-// EnsureIndexes creates indexes on a collection; creating an existing one is a no-op.
+// EnsureIndexes creates the indexes a collection lacks. Indexes are matched by name
+// (set one with options.Index().SetName) and created one at a time: FerretDB v1 drops
+// the connection when one createIndexes command names several indexes that exist.
 func (s *Store) EnsureIndexes(ctx context.Context, coll string, models ...mongo.IndexModel) error {
 	if len(models) == 0 {
 		return nil
 	}
-	if _, err := s.db.Collection(coll).Indexes().CreateMany(ctx, models); err != nil {
-		return fmt.Errorf("create indexes on %s: %w", coll, err)
+	c := s.db.Collection(coll)
+	existing := map[string]bool{}
+	if names, err := c.Indexes().ListSpecifications(ctx); err == nil {
+		for _, n := range names {
+			existing[n.Name] = true
+		}
+	}
+	for _, m := range models {
+		if name := indexName(m); name != "" && existing[name] {
+			continue
+		}
+		if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create index %s on %s: %w", indexName(m), coll, err)
+		}
 	}
 	return nil
+}
+
+// indexName is the model's explicit name, or "" when the server will derive one.
+func indexName(m mongo.IndexModel) string {
+	if m.Options == nil {
+		return ""
+	}
+	var o options.IndexOptions
+	for _, set := range m.Options.List() {
+		_ = set(&o)
+	}
+	if o.Name == nil {
+		return ""
+	}
+	return *o.Name
 }
 
 // Translate maps driver errors to the sentinels, keeping the original in the chain.

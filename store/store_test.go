@@ -56,3 +56,23 @@ func TestIDs(t *testing.T) {
 		t.Fatal("ShortID length")
 	}
 }
+
+// FerretDB v1 dropped the connection when one createIndexes named several indexes that
+// already existed: every restart of MGX did that.
+func TestEnsureIndexesTwiceWithSeveral(t *testing.T) {
+	st := storetest.New(t)
+	models := []mongo.IndexModel{
+		{Keys: bson.D{{Key: "slug", Value: 1}}, Options: options.Index().SetUnique(true).SetName("slug")},
+		{Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Options: options.Index().SetName("owner")},
+		{Keys: bson.D{{Key: "other", Value: 1}}},
+	}
+	for i := range 3 {
+		if err := st.EnsureIndexes(t.Context(), "apps", models...); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	specs, err := st.DB().Collection("apps").Indexes().ListSpecifications(t.Context())
+	if err != nil || len(specs) != 4 {
+		t.Fatalf("indexes: %v %v", specs, err)
+	}
+}
