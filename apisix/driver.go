@@ -64,7 +64,7 @@ func New(cfg Config) (*Driver, error) {
 		problems = append(problems, errors.New("apisix: Fallback (MGX's HTTP address) is required"))
 	}
 	for _, f := range cfg.Fallback {
-		if _, _, err := splitHostPort(f); err != nil {
+		if _, _, err := reachable(f); err != nil {
 			problems = append(problems, fmt.Errorf("apisix: Fallback %q: %w", f, err))
 		}
 	}
@@ -178,7 +178,7 @@ func (d *Driver) objects(r gateway.Route) (RouteObject, UpstreamObject, error) {
 		Labels:  labels,
 	}
 	for _, a := range nodesFrom {
-		host, port, err := splitHostPort(a)
+		host, port, err := reachable(a)
 		if err != nil {
 			return RouteObject{}, UpstreamObject{}, fmt.Errorf("route %s: upstream %q: %w", r.ID, a, err)
 		}
@@ -336,6 +336,19 @@ func sortedNodes(n []Node) []Node {
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// reachable splits host:port and refuses wildcard hosts: "0.0.0.0:8080" is where MGX
+// listens, not an address APISIX can send to.
+func reachable(a string) (string, int, error) {
+	host, port, err := splitHostPort(a)
+	if err != nil {
+		return "", 0, err
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "", 0, fmt.Errorf("%s is a listen address, not one APISIX can reach (set MGX_APISIX_PLATFORM_UPSTREAMS)", host)
+	}
+	return host, port, nil
+}
 
 func splitHostPort(a string) (string, int, error) {
 	host, p, err := net.SplitHostPort(a)

@@ -174,6 +174,13 @@ func TestBadKeyAndConfig(t *testing.T) {
 	if err := d.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("Ping with a wrong key: %v", err)
 	}
+	_, err = apisix.New(apisix.Config{AdminURL: fake.URL, AdminKey: key, Fallback: []string{"0.0.0.0:8080"}})
+	if err == nil || !strings.Contains(err.Error(), "listen address") {
+		t.Fatalf("Fallback on a wildcard address: %v", err)
+	}
+	if err := newDriver(t, fake).Put(t.Context(), gateway.PlatformRoutes("0.0.0.0:8080")[0]); err == nil {
+		t.Fatal("platform route to 0.0.0.0 accepted")
+	}
 	_, err = apisix.New(apisix.Config{AdminURL: "apisix:9180"})
 	for _, want := range []string{"AdminKey", "Fallback", "admin URL"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
