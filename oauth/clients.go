@@ -214,3 +214,47 @@ func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
 func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	return hashSecret(string(data)), nil
 }
+
+// AppClients manages the app-<slug> clients without a whole Provider, for a control plane
+// that runs apart from the provider (`mgx control` alone). Provider's methods of the same
+// names do the same.
+type AppClients struct {
+	clients *clientStore
+	db      *mongo.Database
+}
+
+// NewAppClients works on the MGX database; publicURL is MGX's public base URL.
+func NewAppClients(st *store.Store, publicURL string) *AppClients {
+	return &AppClients{clients: newClientStore(st, strings.TrimRight(publicURL, "/")), db: st.DB()}
+}
+
+// CreateAppClient: see Provider.CreateAppClient.
+func (a *AppClients) CreateAppClient(ctx context.Context, slug string) (clientID, secret string, err error) {
+	return a.clients.create(ctx, slug)
+}
+
+// RotateAppClientSecret: see Provider.RotateAppClientSecret.
+func (a *AppClients) RotateAppClientSecret(ctx context.Context, slug string) (string, error) {
+	secret, err := a.clients.rotate(ctx, slug)
+	if err != nil {
+		return "", err
+	}
+	return secret, revokeClientGrants(ctx, a.db, AppClientPrefix+slug)
+}
+
+// DeleteAppClient: see Provider.DeleteAppClient.
+func (a *AppClients) DeleteAppClient(ctx context.Context, slug string) error {
+	if err := a.clients.delete(ctx, slug); err != nil {
+		return err
+	}
+	return revokeClientGrants(ctx, a.db, AppClientPrefix+slug)
+}
+
+func revokeClientGrants(ctx context.Context, db *mongo.Database, clientID string) error {
+	for _, c := range []string{refreshCollection, accessCollection, codesCollection, pkceCollection, oidcCollection} {
+		if _, err := db.Collection(c).DeleteMany(ctx, bson.M{"client_id": clientID}); err != nil {
+			return fmt.Errorf("revoke grants of %s in %s: %w", clientID, c, err)
+		}
+	}
+	return nil
+}

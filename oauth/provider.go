@@ -242,7 +242,7 @@ func (p *Provider) RotateAppClientSecret(ctx context.Context, slug string) (secr
 	if err != nil {
 		return "", err
 	}
-	return secret, p.grants.revokeClient(ctx, AppClientPrefix+slug)
+	return secret, revokeClientGrants(ctx, p.cfg.Store.DB(), AppClientPrefix+slug)
 }
 
 // DeleteAppClient removes app-<slug> and every grant it holds. The app's users (realm
@@ -251,7 +251,7 @@ func (p *Provider) DeleteAppClient(ctx context.Context, slug string) error {
 	if err := p.clients.delete(ctx, slug); err != nil {
 		return err
 	}
-	return p.grants.revokeClient(ctx, AppClientPrefix+slug)
+	return revokeClientGrants(ctx, p.cfg.Store.DB(), AppClientPrefix+slug)
 }
 
 // RevokeUser ends every grant and sign-in session of the user. Access tokens already

@@ -492,3 +492,36 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func keyID(k any) string { return k.(*josev3.JSONWebKey).KeyID }
+
+func TestAppClientsWithoutProvider(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	ac := NewAppClients(e.p.cfg.Store, e.srv.URL+"/")
+	id, secret, err := ac.CreateAppClient(ctx, "solo")
+	if err != nil || id != "app-solo" {
+		t.Fatalf("create: %q %v", id, err)
+	}
+	introspect := func(secret string) int {
+		st, _, _ := e.postForm("/oauth2/introspect", url.Values{"token": {"x"}}, id, secret)
+		return st
+	}
+	if st := introspect(secret); st != 200 {
+		t.Fatalf("the provider does not know the client: %d", st)
+	}
+	s2, err := ac.RotateAppClientSecret(ctx, "solo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := introspect(secret), introspect(s2); a != 401 || b != 200 {
+		t.Fatalf("after rotation: old %d, new %d", a, b)
+	}
+	if err := ac.DeleteAppClient(ctx, "solo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.DeleteAppClient(ctx, "solo"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if st := introspect(s2); st != 401 {
+		t.Fatalf("deleted client: %d", st)
+	}
+}

@@ -333,16 +333,6 @@ func (g *grantStore) RevokeAccessToken(ctx context.Context, requestID string) er
 	return nil
 }
 
-// revokeClient ends every grant of a client (app deleted or secret rotated).
-func (g *grantStore) revokeClient(ctx context.Context, clientID string) error {
-	for _, c := range []*mongo.Collection{g.refresh, g.access, g.codes, g.pkce, g.oidc} {
-		if _, err := c.DeleteMany(ctx, bson.M{"client_id": clientID}); err != nil {
-			return fmt.Errorf("revoke grants in %s: %w", c.Name(), err)
-		}
-	}
-	return nil
-}
-
 // sweep deletes expired rows. Used refresh tokens stay until their own expiry so reuse is
 // still recognised.
 func (g *grantStore) sweep(ctx context.Context) error {
