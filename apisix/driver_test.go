@@ -197,3 +197,22 @@ func TestBadKeyAndConfig(t *testing.T) {
 		t.Fatalf("Put with a 128-character id: %v", err)
 	}
 }
+
+func TestAdminAPIDownInStatus(t *testing.T) {
+	fake := apisixtest.New(t, key)
+	d := newDriver(t, fake)
+	fake.Close() // APISIX is down
+	g, err := gateway.New(t.Context(), gateway.Config{Store: storetest.New(t), Driver: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Upsert(t.Context(), gateway.AppRoute(gateway.KindProd, "a", "/", false, "h:1")); err != nil {
+		t.Fatalf("Upsert must store the route even when APISIX is down: %v", err)
+	}
+	if st := g.Status(); !strings.Contains(st.Error, "read apisix routes") {
+		t.Fatalf("status error %q", st.Error)
+	}
+	if rs, err := g.List(t.Context()); err != nil || len(rs) != 1 {
+		t.Fatalf("stored routes %v %v", rs, err)
+	}
+}
