@@ -124,7 +124,7 @@ func TestAgentSpec(t *testing.T) {
 		"MONGODB_URL": "mongodb://agents-see-this/", "MONGODB_DB": h.st.DB().Name(), "REDIS_URL": "redis://agents-see-this",
 		"MGX_REDIS_URL": "redis://agents-see-this", "MGX_EXEC_TOKEN": "token-for-" + r.ID,
 		"MGX_LLM_PROVIDER": "offline", "MGX_WORKSPACE_DIR": "/workspace", "MGX_RUN_NUMBER": "1",
-		"MGX_PREVIEW_URL": "http://host.docker.internal:8080/dev/app-sess1/", "MGX_AGENT_TIMEOUT": "1m0s",
+		"MGX_PREVIEW_URL": "http://host.docker.internal:8080/dev/app-sess1/", "MGX_AGENT_TIMEOUT": "1m0s", // 1m minus 2×StopGrace (0.4s), rounded
 	}
 	for k, v := range want {
 		if spec.Env[k] != v {

@@ -173,7 +173,7 @@ func (s *Scheduler) spec(r *Run) runtime.Spec {
 		"SESSION_ID": r.SessionID, "WORKSPACE_ID": r.WorkspaceID, "FRAMEWORK": r.Framework,
 		"PROMPT": r.Prompt, "MONGODB_URL": s.cfg.MongoURL, "MONGODB_DB": s.cfg.MongoDB,
 		"MGX_WORKSPACE_DIR": wsDir, "MGX_RUN_ID": r.ID, "MGX_RUN_NUMBER": strconv.Itoa(r.Number),
-		"MGX_AGENT_TIMEOUT": time.Until(r.Deadline).Round(time.Second).String(),
+		"MGX_AGENT_TIMEOUT": s.agentTimeout(r).String(),
 	} {
 		env[k] = v
 	}
@@ -194,6 +194,17 @@ func (s *Scheduler) spec(r *Run) runtime.Spec {
 		Mounts: append([]runtime.Mount{{Source: hostDir, Target: "/workspace"}}, s.cfg.Mounts...),
 		Labels: labels, Resources: s.cfg.Resources, User: s.cfg.User,
 	}
+}
+
+// agentTimeout is the agent's own time limit: a little shorter than the scheduler's, so
+// the agent ends the run itself (FINISH timed_out with its own words) and the scheduler's
+// stop at the deadline is only the backstop.
+func (s *Scheduler) agentTimeout(r *Run) time.Duration {
+	left := time.Until(r.Deadline)
+	if margin := 2 * s.cfg.StopGrace; left > 2*margin {
+		left -= margin
+	}
+	return max(left.Round(time.Second), time.Second)
 }
 
 // findOrphan finds the agent of r when the scheduler died between starting it and
