@@ -129,8 +129,9 @@ func (e *dockerEnv) harness(t *testing.T) *harness {
 	h := newHarness(t, st, e.drv, e.builder, func(c *deploy.Config) {
 		c.HealthTimeout = 90 * time.Second
 		c.DrainDelay = 2 * time.Second
+		c.BuildTimeout = 60 * time.Minute // a cold Next.js build took over 20 min on a loaded 2-core machine
 	})
-	h.maxWait = 30 * time.Minute
+	h.maxWait = 60 * time.Minute
 	t.Cleanup(func() { cleanupWorkloads(h, st) })
 	return h
 }
