@@ -126,7 +126,7 @@ type Config struct {
 	// SuperviseInterval is how often live workloads are checked; default 5s. One that
 	// exited is restarted (with backoff), one whose address changed is re-routed.
 	SuperviseInterval time.Duration
-	// BuildTimeout bounds a build; default 20m.
+	// BuildTimeout bounds a build; default 30m.
 	BuildTimeout time.Duration
 	// Logger; default discards.
 	Logger *slog.Logger
@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg Config) (*Deployer, error) {
 	def(&cfg.DrainDelay, 5*time.Second)
 	def(&cfg.StopTimeout, 10*time.Second)
 	def(&cfg.SuperviseInterval, 5*time.Second)
-	def(&cfg.BuildTimeout, 20*time.Minute)
+	def(&cfg.BuildTimeout, 30*time.Minute)
 	if cfg.KeepReleases <= 0 {
 		cfg.KeepReleases = 3
 	}
