@@ -75,6 +75,7 @@ func EnsureIndexes(ctx context.Context, st *store.Store) error {
 	return st.EnsureIndexes(ctx, collection,
 		mongo.IndexModel{Keys: bson.D{{Key: "slug", Value: 1}}, Options: options.Index().SetUnique(true).SetName("slug")},
 		mongo.IndexModel{Keys: bson.D{{Key: "owner_id", Value: 1}, {Key: "created_at", Value: -1}}, Options: options.Index().SetName("owner")},
+		mongo.IndexModel{Keys: bson.D{{Key: "workspace_id", Value: 1}}, Options: options.Index().SetName("workspace")},
 	)
 }
 
@@ -133,6 +134,22 @@ func (s *Store) Get(ctx context.Context, slug string) (*App, error) {
 		return nil, fmt.Errorf("get app %s: %w", slug, err)
 	}
 	return &a, nil
+}
+
+// WorkspaceOwner returns the owner and session of the app whose workspace this is; it
+// implements workspace.OwnerLookup. An unknown workspace is an error wrapping ErrNotFound
+// (and store.ErrNotFound).
+func (s *Store) WorkspaceOwner(ctx context.Context, workspaceID string) (ownerID, sessionID string, err error) {
+	var a App
+	err = s.coll.FindOne(ctx, bson.M{"workspace_id": workspaceID},
+		options.FindOne().SetProjection(bson.M{"owner_id": 1, "session_id": 1})).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", "", fmt.Errorf("workspace %s: %w", workspaceID, ErrNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("owner of workspace %s: %w", workspaceID, err)
+	}
+	return a.OwnerID, a.SessionID, nil
 }
 
 // List returns the apps of ownerID, newest first; ownerID "" lists every app.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/identity"
+	"github.com/mgx-dev/mgx/store"
 	"github.com/mgx-dev/mgx/store/storetest"
 )
 
@@ -174,6 +175,21 @@ func TestCreateSlugCollisionsAndReserved(t *testing.T) {
 	}
 	if _, err := s.Create(ctx, apps.App{Name: "x", Framework: "rails"}); err == nil {
 		t.Fatal("unknown framework accepted")
+	}
+}
+
+func TestWorkspaceOwner(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	if _, err := s.Create(ctx, apps.App{Name: "Todo", Framework: apps.FrameworkNextJS, OwnerID: "u1", WorkspaceID: "ws1", SessionID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	owner, session, err := s.WorkspaceOwner(ctx, "ws1")
+	if err != nil || owner != "u1" || session != "s1" {
+		t.Fatalf("WorkspaceOwner = %q %q %v", owner, session, err)
+	}
+	if _, _, err := s.WorkspaceOwner(ctx, "nope"); !errors.Is(err, store.ErrNotFound) || !errors.Is(err, apps.ErrNotFound) {
+		t.Fatalf("unknown workspace: %v", err)
 	}
 }
 
