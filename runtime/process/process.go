@@ -48,7 +48,8 @@ type Driver struct {
 	log *slog.Logger
 
 	mu    sync.Mutex
-	procs map[string]*proc // by handle ID
+	procs map[string]*proc  // by handle ID
+	ports map[int]time.Time // recently handed-out ports
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -86,7 +87,7 @@ func New(cfg Config) (*Driver, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("process: state dir: %w", err)
 	}
-	return &Driver{cfg: cfg, log: cfg.Logger, procs: map[string]*proc{}}, nil
+	return &Driver{cfg: cfg, log: cfg.Logger, procs: map[string]*proc{}, ports: map[int]time.Time{}}, nil
 }
 
 // Name implements runtime.Driver.
@@ -123,7 +124,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (*runtime.Handle,
 	}
 	var ports []runtime.PortBinding
 	for i, cp := range spec.Ports {
-		hp, err := freePort()
+		hp, err := d.freePort()
 		if err != nil {
 			return nil, fmt.Errorf("start %s: pick port: %w", spec.Name, err)
 		}
@@ -536,9 +537,15 @@ func (d *Driver) Exec(ctx context.Context, h *runtime.Handle, opts runtime.ExecO
 	}
 	defer tty.Close()
 	stop := make(chan struct{})
-	defer close(stop)
+	var resizing sync.WaitGroup
+	defer func() {
+		close(stop)
+		resizing.Wait() // Setsize uses the descriptor: not after Close
+	}()
 	if opts.Resize != nil {
+		resizing.Add(1)
 		go func() {
+			defer resizing.Done()
 			for {
 				select {
 				case <-stop:
@@ -634,13 +641,29 @@ func mergeEnv(base []string, add map[string]string) []string {
 	return out
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePort asks the kernel for a free loopback port. The port is free only until the
+// workload binds it, so ports handed out in the last minute are not handed out again
+// (two services starting together would otherwise race for one). Callers hold d.mu.
+func (d *Driver) freePort() (int, error) {
+	now := time.Now()
+	for p, at := range d.ports {
+		if now.Sub(at) > time.Minute {
+			delete(d.ports, p)
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := d.ports[port]; !taken {
+			d.ports[port] = now
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free loopback port")
 }
 
 // startTick reads the process start time (clock ticks since boot) from /proc, which tells a
