@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mgx-dev/mgx/password"
 )
@@ -76,6 +79,9 @@ func BenchmarkRefreshGrant(b *testing.B) {
 }
 
 // BenchmarkVerify: the control plane's local JWT check (ES256, claims) per request.
+// p99-µs is wall time, which on a shared machine mostly measures waiting for a core;
+// p99-cpu-µs is the thread's own CPU time per check (the goroutine is locked to its
+// thread), what the check costs when it has a core.
 func BenchmarkVerify(b *testing.B) {
 	e, _ := benchEnv(b)
 	tok, err := e.cliConfig().PasswordCredentialsToken(b.Context(), userEmail, userPass)
@@ -83,19 +89,32 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := b.Context()
-	durs := make([]time.Duration, 0, 1<<16)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	threadCPU := func() time.Duration {
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+		return time.Duration(ts.Nano())
+	}
+	wall := make([]time.Duration, 0, 1<<16)
+	cpu := make([]time.Duration, 0, 1<<16)
 	b.ResetTimer()
 	c0 := cpuTime()
 	for b.Loop() {
-		t0 := time.Now()
+		t0, u0 := time.Now(), threadCPU()
 		if _, err := e.verifier.Verify(ctx, tok.AccessToken); err != nil {
 			b.Fatal(err)
 		}
-		durs = append(durs, time.Since(t0))
+		cpu = append(cpu, threadCPU()-u0)
+		wall = append(wall, time.Since(t0))
 	}
 	reportCPU(b, c0, "verifies")
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+	p99 := func(d []time.Duration) float64 {
+		slices.Sort(d)
+		return float64(d[len(d)*99/100].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(p99(wall), "p99-µs")
+	b.ReportMetric(p99(cpu), "p99-cpu-µs")
 }
 
 // BenchmarkIntrospect: RFC 7662 introspection of an access token by a confidential client.
