@@ -176,6 +176,13 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ar, err := p.oauth.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.logOAuthError(ctx, "authorize", err)
+		if ar == nil || !ar.IsRedirectURIValid() {
+			// Nowhere safe to send the browser back to: say what is wrong on a page.
+			e := fosite.ErrorToRFC6749Error(err)
+			p.render(w, e.CodeField, pageData{Title: "Sign-in link not valid", AppName: "MGX",
+				Error: "This sign-in link is not valid: " + e.GetDescription()})
+			return
+		}
 		p.oauth.WriteAuthorizeError(ctx, w, ar, err)
 		return
 	}

@@ -191,9 +191,13 @@ func TestRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode < 400 || strings.Contains(resp.Header.Get("Location"), "evil.example") {
 			t.Fatalf("status %d location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if !strings.Contains(string(body), "This sign-in link is not valid") || strings.Contains(string(body), `name="password"`) {
+			t.Fatalf("error page: %s", body)
 		}
 	})
 
