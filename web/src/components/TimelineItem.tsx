@@ -44,7 +44,7 @@ function ToolLine({ item }: { item: Extract<Item, { kind: 'tool' }> }) {
         <span className="tool-name">{item.tool}</span>
         {item.summary && <span className="tool-summary">{item.summary}</span>}
         <span className="tool-meta">
-          {item.result && <span className="tool-result">{item.result}</span>}
+          {item.result && !(item.summary && item.result.includes(item.summary)) && <span className="tool-result">{item.result}</span>}
           {item.durationMs !== undefined && formatDuration(item.durationMs)}
           <Icon name={open ? 'chevronDown' : 'chevronRight'} size={13} />
         </span>
