@@ -83,7 +83,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	var gwDriver gateway.Driver
 	var embedded *gateway.Embedded
 	if cfg.Gateway == "apisix" {
-		ad, err := apisix.New(apisix.Config{AdminURL: cfg.APISIXAdminURL, AdminKey: cfg.APISIXAdminKey, Fallback: []string{cfg.HTTPAddr}})
+		ad, err := apisix.New(apisix.Config{AdminURL: cfg.APISIXAdminURL, AdminKey: cfg.APISIXAdminKey, Fallback: upstreamsFrom("MGX_APISIX_PLATFORM_UPSTREAMS", cfg.HTTPAddr)})
 		if err != nil {
 			return fmt.Errorf("APISIX: %w", err)
 		}
