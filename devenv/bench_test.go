@@ -33,7 +33,7 @@ func BenchmarkDevServerReady(b *testing.B) {
 		if os.Geteuid() == 0 {
 			_ = os.Chown(ws, 1000, 1000)
 		}
-		benchReady(b, drv, data, ws, devenv.Config{ImageNode: testImage(), ImagePythonNode: testImage()})
+		benchReady(b, drv, data, ws, devenv.Config{ImageNode: testImage(), ImagePythonNode: testImage(), NamePrefix: uniquePrefix()})
 	})
 }
 
@@ -50,7 +50,7 @@ func benchReady(b *testing.B, drv runtime.Driver, data, ws string, cfg devenv.Co
 		cancel()
 		b.StopTimer()
 		time.Sleep(time.Second) // idle
-		mem = idleMemory(b, drv, f.m)
+		mem = idleMemory(b, drv, f.m, f.prefix)
 		_ = f.m.Stop(context.Background(), "demo")
 		b.StartTimer()
 	}
@@ -61,13 +61,13 @@ func benchReady(b *testing.B, drv runtime.Driver, data, ws string, cfg devenv.Co
 
 // idleMemory is the memory of the app's dev server: the container's cgroup usage
 // (docker stats) or the RSS of the process group.
-func idleMemory(b testing.TB, drv runtime.Driver, m *devenv.Manager) float64 {
+func idleMemory(b testing.TB, drv runtime.Driver, m *devenv.Manager, prefix string) float64 {
 	st := m.Status("demo")
 	if len(st.Services) == 0 {
 		return 0
 	}
 	if drv.Name() == "docker" {
-		out, err := exec.Command("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", "mgx-dev-demo-web").Output()
+		out, err := exec.Command("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", prefix+"-demo-web").Output()
 		if err != nil {
 			return 0
 		}

@@ -86,6 +86,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// Scrollback is the console bytes kept in memory per app; default 256 KiB.
 	Scrollback int
+	// NamePrefix starts every workload name, "<prefix>-<slug>-<service>", and is the
+	// label mgx.instance; default "mgx-dev". MGX instances sharing a Docker host need
+	// different prefixes.
+	NamePrefix string
 	// Logger; default discards.
 	Logger *slog.Logger
 }
@@ -156,6 +160,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.ImagePythonNode == "" {
 		cfg.ImagePythonNode = "mgx/python-node:22"
+	}
+	if cfg.NamePrefix == "" {
+		cfg.NamePrefix = "mgx-dev"
 	}
 	if cfg.User == "" {
 		cfg.User = "1000:1000"
@@ -644,12 +651,12 @@ func (m *Manager) spec(app *App, svc *templates.Service, role string, cmd []stri
 	cache := filepath.Join(m.cfg.DataDir, "devenv", "cache", app.Slug)
 	_ = os.MkdirAll(cache, 0o755)
 	spec := runtime.Spec{
-		Name:    fmt.Sprintf("mgx-dev-%s-%s", app.Slug, role),
+		Name:    fmt.Sprintf("%s-%s-%s", m.cfg.NamePrefix, app.Slug, role),
 		Command: cmd,
 		Dir:     "/workspace",
 		Env:     env,
 		Mounts:  []runtime.Mount{{Source: app.Dir, Target: "/workspace"}},
-		Labels:  map[string]string{"mgx.app": app.Slug, "mgx.role": "dev", "mgx.service": role},
+		Labels:  map[string]string{"mgx.app": app.Slug, "mgx.role": "dev", "mgx.service": role, "mgx.instance": m.cfg.NamePrefix},
 	}
 	if svc != nil {
 		spec.Dir = path.Join("/workspace", svc.Dir)

@@ -66,6 +66,7 @@ const webService = `{"name":"web","dir":".","route":"/","install":["node","insta
 const apiService = `{"name":"api","dir":".","route":"/api","strip_prefix":true,"dev":["node","server.js","api"],"start":["node","server.js","api"],"health":"/api/health"}`
 
 type fixture struct {
+	prefix  string // workload names start with it
 	m       *devenv.Manager
 	dataDir string
 	ws      string
@@ -100,7 +101,10 @@ func newFixture(t testing.TB, drv runtime.Driver, dataDir, ws string, cfg devenv
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.m = m
+	f.m, f.prefix = m, cfg.NamePrefix
+	if f.prefix == "" {
+		f.prefix = "mgx-dev"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel, f.done = cancel, make(chan struct{})
 	go func() { _ = m.Run(ctx); close(f.done) }()

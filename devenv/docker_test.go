@@ -3,6 +3,8 @@ package devenv_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"strings"
@@ -64,7 +66,7 @@ func TestDockerDevEnvironment(t *testing.T) {
 	drv := newDockerDriver(t)
 	data, ws := t.TempDir(), dockerWorkspace(t)
 	writeApp(t, ws, webService, apiService)
-	cfg := devenv.Config{ImageNode: testImage(), ImagePythonNode: testImage(), Resources: runtime.Resources{MemoryBytes: 256 << 20, CPUs: 1, Pids: 256}}
+	cfg := devenv.Config{NamePrefix: uniquePrefix(), ImageNode: testImage(), ImagePythonNode: testImage(), Resources: runtime.Resources{MemoryBytes: 256 << 20, CPUs: 1, Pids: 256}}
 	if ca := "/etc/ssl/certs/ca-certificates.crt"; fileExists(ca) {
 		cfg.CABundle = ca
 	}
@@ -105,9 +107,16 @@ func TestDockerDevEnvironment(t *testing.T) {
 		t.Errorf("after restart %s pid %d, before %s pid %d", addr2, got.PID, addr, before)
 	}
 	f2.stopAll(t)
-	if hs, err := drv.List(context.Background(), map[string]string{"mgx.app": "demo"}); err != nil || len(hs) != 0 {
+	if hs, err := drv.List(context.Background(), map[string]string{"mgx.app": "demo", "mgx.instance": cfg.NamePrefix}); err != nil || len(hs) != 0 {
 		t.Errorf("containers left after Stop: %d %v", len(hs), err)
 	}
+}
+
+// uniquePrefix keeps concurrent test runs on one Docker host apart.
+func uniquePrefix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "mgxtest-" + hex.EncodeToString(b)
 }
 
 func fileExists(p string) bool {

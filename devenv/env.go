@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,14 +67,14 @@ func newEnv(m *Manager, app *App, man *templates.Manifest, prev *persistedEnv) *
 	for _, def := range man.Services {
 		s := &service{def: def, state: StateStopped, reinstall: make(chan struct{}, 1)}
 		if prev != nil && prev.Services[def.Name] != nil {
-			s.handle = prev.Services[def.Name].Handle
+			s.handle = cloneHandle(prev.Services[def.Name].Handle)
 			s.installed = prev.Services[def.Name].Installed
 		}
 		e.services[def.Name] = s
 		e.order = append(e.order, def.Name)
 	}
 	if prev != nil {
-		e.shellH = prev.Shell
+		e.shellH = cloneHandle(prev.Shell)
 		if !prev.LastActive.IsZero() && prev.LastActive.Before(e.active) {
 			e.active = prev.LastActive // idleness goes on counting across an MGX restart
 		}
@@ -151,8 +153,21 @@ func (e *env) setHandle(s *service, h *runtime.Handle, installed string) {
 		}
 	})
 	e.m.updatePersist(e.slug, func(p *persistedEnv) {
-		p.Services[s.def.Name] = &persistedService{Handle: h, Installed: installed}
+		p.Services[s.def.Name] = &persistedService{Handle: cloneHandle(h), Installed: installed}
 	})
+}
+
+// cloneHandle copies h: drivers update a handle in place (Recover refreshes its ports),
+// so the persisted state keeps its own copy.
+func cloneHandle(h *runtime.Handle) *runtime.Handle {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	c.Ports = slices.Clone(h.Ports)
+	c.Labels = maps.Clone(h.Labels)
+	c.State = slices.Clone(h.State)
+	return &c
 }
 
 func (e *env) status() Status {
@@ -525,7 +540,7 @@ func (e *env) shell(ctx context.Context) (*runtime.Handle, error) {
 		return nil, fmt.Errorf("devenv %s: shell: %w", e.slug, err)
 	}
 	e.shellH = h
-	e.m.updatePersist(e.slug, func(p *persistedEnv) { p.Shell = h })
+	e.m.updatePersist(e.slug, func(p *persistedEnv) { p.Shell = cloneHandle(h) })
 	return h, nil
 }
 

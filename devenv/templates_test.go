@@ -35,7 +35,7 @@ func TestDockerTemplates(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg := devenv.Config{}
+			cfg := devenv.Config{NamePrefix: uniquePrefix()}
 			if fileExists("/etc/ssl/certs/ca-certificates.crt") {
 				cfg.CABundle = "/etc/ssl/certs/ca-certificates.crt"
 			}
@@ -66,7 +66,7 @@ func TestDockerTemplates(t *testing.T) {
 				t.Errorf("GET /dev/demo/: %d %.300s", resp.StatusCode, body)
 			}
 			time.Sleep(5 * time.Second)
-			t.Logf("%s: idle memory %.0f MiB (container cgroup, web service)", fw, idleMemory(t, drv, f.m)/(1<<20))
+			t.Logf("%s: idle memory %.0f MiB (container cgroup, web service)", fw, idleMemory(t, drv, f.m, f.prefix)/(1<<20))
 			// A warm restart: dependencies are installed, only the dev servers start.
 			_ = f.m.Stop(context.Background(), "demo")
 			begin = time.Now()
