@@ -29,6 +29,7 @@ import (
 	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/store"
 	"github.com/mgx-dev/mgx/web"
+	"github.com/mgx-dev/mgx/workspace"
 )
 
 // Version is set at build time with -ldflags "-X github.com/mgx-dev/mgx/platform.Version=...".
@@ -227,10 +228,12 @@ func (p *Platform) Mux() *http.ServeMux { return p.mux }
 // Handler is MGX's whole HTTP surface: the embedded gateway in front of MGX's own
 // routes, or those routes alone behind APISIX.
 func (p *Platform) Handler() http.Handler {
+	h := http.Handler(p.mux)
 	if p.top != nil {
-		return p.top
+		h = p.top
 	}
-	return p.mux
+	// A ".." in a files-API path gets a clear 400, not the mux's redirect.
+	return workspace.Guard(h)
 }
 
 func (p *Platform) routes() {

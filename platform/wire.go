@@ -61,7 +61,13 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	p.Apps = appStore
 	env := &appEnv{p: p, apps: appStore}
 
-	ws, err := workspace.New(workspace.Config{DataDir: p.DataDir.Path})
+	// Dev and agent containers run as 1000:1000 (the images' user): workspaces belong to
+	// it so both, and MGX running as root, can write them.
+	wsCfg := workspace.Config{DataDir: p.DataDir.Path, OwnerUID: -1, OwnerGID: -1}
+	if kind == "docker" && os.Geteuid() == 0 {
+		wsCfg.OwnerUID, wsCfg.OwnerGID = containerUID, containerUID
+	}
+	ws, err := workspace.New(wsCfg)
 	if err != nil {
 		return err
 	}
@@ -372,6 +378,7 @@ func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
 		// Agent containers run this very binary, mounted read-only: no agent image to
 		// build or keep in step with MGX.
 		Command: agentCommand(kind),
+		User:    agentUser(kind),
 		Mounts:  agentMounts(kind),
 		Logger:  p.Log.With("component", "scheduler"),
 	})
@@ -418,4 +425,14 @@ func (p *Platform) forContainers(raw string) string {
 		raw = strings.Replace(raw, "//"+lo+"/", "//host.docker.internal/", 1)
 	}
 	return raw
+}
+
+// containerUID is the user dev, agent and app containers run as.
+const containerUID = 1000
+
+func agentUser(kind string) string {
+	if kind != "docker" {
+		return ""
+	}
+	return "1000:1000"
 }
