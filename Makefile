@@ -22,7 +22,7 @@ web: $(WEB_DEPS) ## build the web UI into web/dist (embedded in the binary)
 	cd web && npm run build
 
 build: web ## build bin/mgx with the web UI embedded
-	$(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mgx
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mgx
 	@ls -lh $(BIN) | awk '{print "built $(BIN): " $$5}'
 
 run: build ## start MGX on embedded defaults (prints the URL and the admin login)
@@ -37,7 +37,7 @@ test-web: $(WEB_DEPS)
 	cd web && npm test
 
 test-docker: ## the container runtime suites against the real dockerd (needs images: make images)
-	MGX_TEST_DOCKER=1 $(GOTEST) -timeout 30m -count=1 ./runtime/... ./devenv/...
+	MGX_TEST_DOCKER=1 MGX_EXTRA_CA_BUNDLE=$${MGX_EXTRA_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} $(GOTEST) -timeout 40m -count=1 ./runtime/... ./devenv/... ./deploy/... ./scheduler/... ./cmd/mgx/...
 
 images: ## build the offline dev/prod base images (debootstrap, no registry needed)
 	bash deploy/images/build.sh

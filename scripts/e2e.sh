@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=$(mktemp -d /tmp/mgx-e2e.XXXXXX)
 port=${MGX_E2E_PORT:-18090}
-export MGX_DATA_DIR=$data MGX_HTTP_ADDR=127.0.0.1:$port MGX_ADMIN_PASSWORD=e2e-admin-password
+export MGX_DATA_DIR=$data MGX_HTTP_ADDR=127.0.0.1:$port MGX_ADMIN_PASSWORD=e2e-admin-password MGX_SSH_ADDR=off
+# The browser suite tests the UI; the process runtime keeps it independent of images.
+export MGX_RUNTIME=${MGX_E2E_RUNTIME:-process}
 ./bin/mgx up >"$data/mgx.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
