@@ -14,8 +14,8 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "mgx did not become ready"; cat "$data/mgx.log"; exit 1; }
 export MGX_URL=http://127.0.0.1:$port MGX_ADMIN_EMAIL=admin@mgx.local MGX_TEST_BROWSER=1
-export MGX_E2E_SCREENSHOTS=${MGX_E2E_SCREENSHOTS:-$data/screenshots}
-echo "screenshots: $MGX_E2E_SCREENSHOTS; MGX log: $data/mgx.log"
+export E2E_SHOTS=${E2E_SHOTS:-$data/screenshots}
+echo "screenshots: $E2E_SHOTS; MGX log: $data/mgx.log"
 if npm --prefix web run e2e; then
   echo "e2e: passed"
 else
