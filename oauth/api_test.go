@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"github.com/mgx-dev/mgx/password"
 	"github.com/mgx-dev/mgx/users"
+	"golang.org/x/oauth2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -204,4 +205,65 @@ func (e *env) mux() http.Handler {
 	mux := http.NewServeMux()
 	e.p.Mount(mux)
 	return mux
+}
+
+// Concurrent refreshes of one refresh token: exactly one gets new tokens.
+func TestConcurrentRefresh(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, err := e.cliConfig().PasswordCredentialsToken(t.Context(), userEmail, userPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.mux()
+	const n = 6
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			st, _ := serve(t, h, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {CLIClientID}, "refresh_token": {tok.RefreshToken}}, "", "")
+			codes <- st
+		}()
+	}
+	close(start)
+	ok := 0
+	for range n {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1", ok, n)
+	}
+}
+
+// Concurrent exchanges of one authorization code: exactly one gets tokens.
+func TestConcurrentCodeExchange(t *testing.T) {
+	e := newEnv(t, nil)
+	conf := e.webConfig()
+	v := oauth2.GenerateVerifier()
+	resp := e.authorize(e.browser(), conf.AuthCodeURL("state-123456789", oauth2.S256ChallengeOption(v)), userEmail, userPass)
+	code, _ := codeFrom(t, resp, conf.RedirectURL)
+	h := e.mux()
+	const n = 6
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			st, _ := serve(t, h, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {WebClientID},
+				"code": {code}, "code_verifier": {v}, "redirect_uri": {conf.RedirectURL}}, "", "")
+			codes <- st
+		}()
+	}
+	close(start)
+	ok := 0
+	for range n {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent code exchanges succeeded, want exactly 1", ok, n)
+	}
 }

@@ -30,6 +30,10 @@ const (
 	oidcCollection    = "oauth_oidc"
 	accessCollection  = "oauth_access_tokens"
 	refreshCollection = "oauth_refresh_tokens"
+	// usedCollection holds one row per used code or refresh token: inserting a unique _id
+	// is the one atomic "first use wins" on both MongoDB and FerretDB (whose updates are
+	// not atomic read-modify-writes).
+	usedCollection = "oauth_used"
 )
 
 // grantStore implements fosite's storage interfaces on MongoDB.
@@ -40,6 +44,7 @@ type grantStore struct {
 	oidc    *mongo.Collection
 	access  *mongo.Collection
 	refresh *mongo.Collection
+	used    *mongo.Collection
 	now     func() time.Time
 }
 
@@ -60,6 +65,9 @@ func newGrantStore(ctx context.Context, st *store.Store, clients *clientStore) (
 		}
 		return ms
 	}
+	if err := ensureIndexes(ctx, st, usedCollection, idx("expires")...); err != nil {
+		return nil, err
+	}
 	for _, c := range []string{codesCollection, pkceCollection, oidcCollection, accessCollection, refreshCollection} {
 		if err := ensureIndexes(ctx, st, c, idx("request_id", "user_id", "client_id", "expires")...); err != nil {
 			return nil, err
@@ -73,6 +81,7 @@ func newGrantStore(ctx context.Context, st *store.Store, clients *clientStore) (
 		oidc:    db.Collection(oidcCollection),
 		access:  db.Collection(accessCollection),
 		refresh: db.Collection(refreshCollection),
+		used:    db.Collection(usedCollection),
 		now:     time.Now,
 	}, nil
 }
@@ -219,16 +228,30 @@ func (g *grantStore) GetAuthorizeCodeSession(ctx context.Context, sig string, s 
 	return g.get(ctx, g.codes, sig, s, fosite.ErrInvalidatedAuthorizeCode)
 }
 
-// InvalidateAuthorizeCodeSession marks a code used; fosite then refuses it and revokes
-// the tokens it produced when it comes back.
-func (g *grantStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
-	res, err := g.codes.UpdateOne(ctx, bson.M{"_id": sig}, bson.M{"$set": bson.M{"active": false}})
-	if err != nil {
-		return fmt.Errorf("invalidate code: %w", err)
+// claim records the first use of a code or refresh token; a second use of the same one
+// gets fosite.ErrSerializationFailure (a concurrent request won).
+func (g *grantStore) claim(ctx context.Context, kind, sig string) error {
+	_, err := g.used.InsertOne(ctx, bson.M{"_id": kind + ":" + sig, "expires": g.now().Add(31 * 24 * time.Hour).UTC()})
+	if errors.Is(store.Translate(err), store.ErrConflict) {
+		return fosite.ErrSerializationFailure
 	}
-	if res.ModifiedCount == 0 {
-		// Two concurrent exchanges of one code: only one wins.
-		return fosite.ErrInvalidatedAuthorizeCode
+	if err != nil {
+		return fmt.Errorf("claim %s: %w", kind, err)
+	}
+	return nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used; fosite then refuses it and revokes
+// the tokens it produced when it comes back. Of concurrent exchanges only one gets past.
+func (g *grantStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
+	if err := g.claim(ctx, "code", sig); err != nil {
+		if errors.Is(err, fosite.ErrSerializationFailure) {
+			return fosite.ErrInvalidatedAuthorizeCode
+		}
+		return err
+	}
+	if _, err := g.codes.UpdateOne(ctx, bson.M{"_id": sig}, bson.M{"$set": bson.M{"active": false}}); err != nil {
+		return fmt.Errorf("invalidate code: %w", err)
 	}
 	return nil
 }
@@ -298,21 +321,20 @@ func (g *grantStore) DeleteRefreshTokenSession(ctx context.Context, sig string) 
 }
 
 // RotateRefreshToken marks the used refresh token inactive, kept so that its reuse is
-// recognised and revokes the family. The access token issued with it is left to expire
-// (minutes): the control plane checks access tokens locally anyway. The filter names _id
-// alone (FerretDB looks up only those directly); ModifiedCount says whether this call was
-// the one that deactivated the token.
+// recognised and revokes the family. Of concurrent refreshes with one token only the first
+// claim wins. The access token issued with it is left to expire (minutes): the control
+// plane checks access tokens locally anyway. Filters name _id alone: FerretDB looks up
+// only those directly.
 func (g *grantStore) RotateRefreshToken(ctx context.Context, _ string, sig string) error {
+	if err := g.claim(ctx, "refresh", sig); err != nil {
+		return err
+	}
 	res, err := g.refresh.UpdateOne(ctx, bson.M{"_id": sig}, bson.M{"$set": bson.M{"active": false}})
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", err)
 	}
 	if res.MatchedCount == 0 {
 		return fosite.ErrNotFound
-	}
-	if res.ModifiedCount == 0 {
-		// Already rotated: lost a race with a concurrent refresh of the same token.
-		return fosite.ErrSerializationFailure
 	}
 	return nil
 }
@@ -337,7 +359,7 @@ func (g *grantStore) RevokeAccessToken(ctx context.Context, requestID string) er
 // still recognised.
 func (g *grantStore) sweep(ctx context.Context) error {
 	cut := g.now().Add(-time.Minute).UTC()
-	for _, c := range []*mongo.Collection{g.refresh, g.access, g.codes, g.pkce, g.oidc} {
+	for _, c := range []*mongo.Collection{g.refresh, g.access, g.codes, g.pkce, g.oidc, g.used} {
 		if _, err := c.DeleteMany(ctx, bson.M{"expires": bson.M{"$lt": cut}}); err != nil {
 			return fmt.Errorf("sweep %s: %w", c.Name(), err)
 		}
