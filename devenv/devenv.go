@@ -648,7 +648,10 @@ func (m *Manager) spec(app *App, svc *templates.Service, role string, cmd []stri
 	if env["OTEL_SERVICE_NAME"] == "" {
 		env["OTEL_SERVICE_NAME"] = app.Slug
 	}
-	cache := filepath.Join(m.cfg.DataDir, "devenv", "cache", app.Slug)
+	// One package cache for every app: npm and pip check what they take from it against
+	// the lockfile's integrity hashes, and a shared cache turns a new app's install from
+	// minutes of downloads into a copy.
+	cache := filepath.Join(m.cfg.DataDir, "devenv", "cache")
 	_ = os.MkdirAll(cache, 0o755)
 	spec := runtime.Spec{
 		Name:    fmt.Sprintf("%s-%s-%s", m.cfg.NamePrefix, app.Slug, role),
@@ -747,4 +750,18 @@ func watchHash(app *App, svc *templates.Service) string {
 
 func statusLine(msg string) string {
 	return "\x1b[36m[mgx] " + msg + "\x1b[0m\r\n"
+}
+
+// InstallLockFile is the lock that dependency installs in a service's folder take, so
+// the dev environment's install and an agent's never run in one node_modules or .venv
+// at once (both sides use WithInstallLock).
+const InstallLockFile = ".mgx-install.lock"
+
+// WithInstallLock runs argv holding an exclusive lock on InstallLockFile in the working
+// directory, waiting up to 30 minutes for another install to finish.
+func WithInstallLock(argv []string) []string {
+	if len(argv) == 0 {
+		return argv
+	}
+	return append([]string{"flock", "-w", "1800", InstallLockFile}, argv...)
 }

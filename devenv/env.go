@@ -414,7 +414,7 @@ func (e *env) startWorkload(ctx context.Context, spec runtime.Spec) (*runtime.Ha
 // install runs the service's install command to completion, its output on the console.
 func (e *env) install(ctx context.Context, s *service, out io.Writer) (int, error) {
 	drv := e.m.cfg.Driver
-	h, err := e.startWorkload(ctx, e.m.spec(e.app, &s.def, s.def.Name+"-install", s.def.Install))
+	h, err := e.startWorkload(ctx, e.m.spec(e.app, &s.def, s.def.Name+"-install", WithInstallLock(s.def.Install)))
 	if err != nil {
 		return -1, err
 	}

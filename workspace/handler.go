@@ -182,6 +182,9 @@ func Tree(root *os.Root, max int) ([]Entry, bool, error) {
 		if d.IsDir() && slices.Contains(SkippedDirs, d.Name()) {
 			return fs.SkipDir
 		}
+		if d.Name() == ".mgx-install.lock" {
+			return nil // the dev environment's install lock, not the app's code
+		}
 		if len(files) >= max {
 			truncated = true
 			return fs.SkipAll
