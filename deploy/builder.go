@@ -176,7 +176,8 @@ func (b *DockerBuilder) buildService(ctx context.Context, req BuildRequest, svc 
 		Version:     build.BuilderV1,
 		Memory:      b.cfg.Memory,
 		MemorySwap:  b.cfg.Memory,
-		Labels:      map[string]string{"mgx.managed": "1", "mgx.app": req.Slug, "mgx.service": svc.Name, "mgx.deployment": req.DeploymentID},
+		// No per-deployment label: an unchanged workspace must give the very same image.
+		Labels: map[string]string{"mgx.managed": "1", "mgx.app": req.Slug, "mgx.service": svc.Name},
 	})
 	if err != nil {
 		pr.CloseWithError(err)

@@ -266,7 +266,8 @@ func TestDockerTemplates(t *testing.T) {
 			}
 
 			// Warm: a code change, redeployed while clients poll.
-			edit(t, dir, tc.page, func(s string) string { return s + "\n// redeploy 2\n" })
+			// A change never built before, so the warm figure is a real rebuild of the code.
+			edit(t, dir, tc.page, func(s string) string { return s + "\n// redeploy " + time.Now().Format(time.RFC3339Nano) + "\n" })
 			stop := make(chan struct{})
 			ok, failed, samples, waitPoll := poll(h, base, stop)
 			t0 = time.Now()
