@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/mgx-dev/mgx/httpjson"
@@ -49,8 +50,16 @@ func (p *Platform) buildComponents(ctx context.Context) error {
 	}
 	p.c.OAuth = prov
 	if cfg.Roles.oauth() {
-		if _, err := prov.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+		created, err := prov.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
 			return fmt.Errorf("first admin: %w", err)
+		}
+		if !created && p.AdminPassword != "" {
+			// An admin already exists (the data dir lost its admin-password file): the
+			// password generated now was not used, so neither print nor keep it.
+			p.AdminPassword = ""
+			_ = os.Remove(p.DataDir.Join("admin-password"))
+			p.Log.WarnContext(ctx, "an admin already exists; no password was generated", "email", cfg.AdminEmail)
 		}
 		prov.Mount(p.mux)
 		p.goRun("oauth", prov.Run)

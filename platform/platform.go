@@ -284,8 +284,10 @@ func (p *Platform) PrintBanner(w io.Writer) {
 			p.Config.AdminEmail, p.AdminPassword, p.DataDir.Join("admin-password"))
 	} else if _, err := os.Stat(p.DataDir.Join("admin-password")); err == nil {
 		fmt.Fprintf(w, "  Admin:     %s   (password in %s)\n", p.Config.AdminEmail, p.DataDir.Join("admin-password"))
-	} else {
+	} else if os.Getenv("MGX_ADMIN_PASSWORD") != "" {
 		fmt.Fprintf(w, "  Admin:     %s   (password from MGX_ADMIN_PASSWORD)\n", p.Config.AdminEmail)
+	} else {
+		fmt.Fprintf(w, "  Admin:     %s   (existing admin; password unchanged)\n", p.Config.AdminEmail)
 	}
 	for _, s := range p.Services {
 		fmt.Fprintf(w, "  %-10s %s\n", s.Name+":", s.Detail)
