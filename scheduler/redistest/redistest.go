@@ -1,12 +1,13 @@
 // Package redistest starts a Redis for a test: a real redis-server on a free port in a
-// temp dir when one is on PATH, else an in-process miniredis (which lacks XGROUP SETID and
-// INFO server; say so in tests that depend on them).
+// temp dir when one is on PATH, else (or with MGX_TEST_MINIREDIS=1) an in-process
+// miniredis, which lacks XGROUP SETID and INFO server: say so in tests that need them.
 package redistest
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -40,8 +41,8 @@ type Options struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{t: t, dir: t.TempDir(), persistent: opts.Persistent}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Logf("redistest: redis-server not on PATH, using miniredis")
+	if _, err := exec.LookPath("redis-server"); err != nil || os.Getenv("MGX_TEST_MINIREDIS") == "1" {
+		t.Logf("redistest: using miniredis (redis-server not on PATH or MGX_TEST_MINIREDIS=1)")
 		s.mini = miniredis.RunT(t)
 		s.Addr = s.mini.Addr()
 		return s
