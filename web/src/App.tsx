@@ -7,6 +7,7 @@ import { useTheme, type ThemePref } from './lib/theme'
 import type { Me } from './lib/types'
 import { Icon, Logo, Spinner } from './components/Icon'
 import { Empty, ErrorState } from './components/States'
+import { ErrorBoundary } from './components/ErrorBoundary'
 import { Home } from './pages/Home'
 import { SessionPage } from './pages/Session'
 
@@ -156,8 +157,10 @@ export function App({ auth }: { auth: AuthClient }) {
     <ServicesContext.Provider value={services}>
       <div className="app-shell">
         <TopBar me={me} onSignOut={() => void auth.logout()} theme={theme} />
-        {route.name === 'home' && <Home />}
-        {route.name === 'session' && <SessionPage key={route.id} id={route.id} />}
+        <ErrorBoundary what="This page" resetKey={path}>
+          {route.name === 'home' && <Home />}
+          {route.name === 'session' && <SessionPage key={route.id} id={route.id} />}
+        </ErrorBoundary>
         {(route.name === 'notfound' || route.name === 'callback') && (
           <main className="page-center" id="main">
             <Empty

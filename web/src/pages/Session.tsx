@@ -9,6 +9,7 @@ import { useAsync } from '../lib/useAsync'
 import { useEventStream } from '../lib/useEventStream'
 import { Chat, type PendingMessage } from '../components/Chat'
 import { EditorPane, type FileChange } from '../components/EditorPane'
+import { ErrorBoundary } from '../components/ErrorBoundary'
 import { Icon, Spinner, type IconName } from '../components/Icon'
 import { Preview } from '../components/Preview'
 import { ErrorState, Loading } from '../components/States'
@@ -245,6 +246,7 @@ export function SessionPage({ id }: { id: string }) {
             {visited.has('code') && (
               <div role="tabpanel" id="panel-code" aria-labelledby="tab-code" hidden={tab !== 'code'} className="tab-panel">
                 {workspaceId ? (
+                  <ErrorBoundary what="The editor">
                   <EditorPane
                     api={api}
                     workspaceId={workspaceId}
@@ -257,6 +259,7 @@ export function SessionPage({ id }: { id: string }) {
                     openPath={openPath}
                     onOpenPath={openFile}
                   />
+                  </ErrorBoundary>
                 ) : (
                   <Loading />
                 )}
@@ -264,9 +267,11 @@ export function SessionPage({ id }: { id: string }) {
             )}
             {visited.has('console') && slug && (
               <div role="tabpanel" id="panel-console" aria-labelledby="tab-console" hidden={tab !== 'console'} className="tab-panel">
-                <Suspense fallback={<Loading label="Loading the terminal…" />}>
-                  <Console api={api} slug={slug} active={tab === 'console'} />
-                </Suspense>
+                <ErrorBoundary what="The console">
+                  <Suspense fallback={<Loading label="Loading the terminal…" />}>
+                    <Console api={api} slug={slug} active={tab === 'console'} />
+                  </Suspense>
+                </ErrorBoundary>
               </div>
             )}
             {(['deploy', 'logs', 'users', 'database'] as const).map((t) => {
@@ -274,9 +279,11 @@ export function SessionPage({ id }: { id: string }) {
               if (!P || !visited.has(t) || !slug) return null
               return (
                 <div key={t} role="tabpanel" id={`panel-${t}`} aria-labelledby={`tab-${t}`} hidden={tab !== t} className="tab-panel">
-                  <Suspense fallback={<Loading />}>
-                    <P api={api} slug={slug} app={s.app} session={s} active={tab === t} />
-                  </Suspense>
+                  <ErrorBoundary what={`The ${TABS.find((x) => x.id === t)?.label} panel`} resetKey={s.id}>
+                    <Suspense fallback={<Loading />}>
+                      <P api={api} slug={slug} app={s.app} session={s} active={tab === t} />
+                    </Suspense>
+                  </ErrorBoundary>
                 </div>
               )
             })}
