@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,11 +176,11 @@ func (e *dockerEnv) addApp(h *harness, slug, framework, dir string) {
 	}}
 }
 
-// poll fetches the app's home page and its /api/me (answered by the API service, 401
-// without a session) through the gateway from 4 clients until stop closes, and counts
-// the answers that are not the app's: errors, 5xx, the gateway's 404/502 pages. Neither
-// path needs the app's database, whose hiccups under load are not the switch's fault.
-func poll(h *harness, base string, stop <-chan struct{}) (ok, failed *atomic.Int64, samples *[]string, wait func()) {
+// poll fetches paths of the app ("<path> <status>") through the gateway from 4 clients
+// until stop closes, and counts the answers that are not the expected ones: errors, 5xx,
+// the gateway's 404/502 pages. The paths do not need the app's database, whose hiccups
+// under load are not the switch's fault.
+func poll(h *harness, base string, paths []string, stop <-chan struct{}) (ok, failed *atomic.Int64, samples *[]string, wait func()) {
 	ok, failed = new(atomic.Int64), new(atomic.Int64)
 	var mu sync.Mutex
 	samples = new([]string)
@@ -188,17 +189,16 @@ func poll(h *harness, base string, stop <-chan struct{}) (ok, failed *atomic.Int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			path, want := base+"/", 200
-			if i%2 == 1 {
-				path, want = base+"/api/me", 401
-			}
+			p, st, _ := strings.Cut(paths[i%len(paths)], " ")
+			path := base + p
+			want, _ := strconv.Atoi(st)
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				code, body := h.fetch(path)
+				code, body := h.fetchOnce(path)
 				if code == want {
 					ok.Add(1)
 				} else {
@@ -237,9 +237,12 @@ func edit(t *testing.T, dir, name string, fn func(string) string) {
 // The timings are the benchmark figures of the report.
 func TestDockerTemplates(t *testing.T) {
 	e := newDockerEnv(t)
-	cases := []struct{ framework, page, syntaxFile, health string }{
-		{framework: "nextjs", page: "app/page.tsx", syntaxFile: "app/page.tsx", health: "/api/health"},
-		{framework: "fastapi-react", page: "frontend/src/App.tsx", syntaxFile: "frontend/src/App.tsx", health: "/api/health"},
+	cases := []struct {
+		framework, page, syntaxFile, health string
+		poll                                []string // paths polled during the redeploy, with the status they must keep answering
+	}{
+		{framework: "nextjs", page: "app/page.tsx", syntaxFile: "app/page.tsx", health: "/api/health", poll: []string{"/api/me 401", "/items 200"}},
+		{framework: "fastapi-react", page: "frontend/src/App.tsx", syntaxFile: "frontend/src/App.tsx", health: "/api/health", poll: []string{"/ 200", "/api/me 401"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.framework, func(t *testing.T) {
@@ -261,15 +264,17 @@ func TestDockerTemplates(t *testing.T) {
 			if code, body := h.fetch(base + tc.health); code != 200 {
 				t.Fatalf("health through the gateway: %d %s", code, body)
 			}
-			if code, _ := h.fetch(base + "/"); code != 200 {
-				t.Fatalf("home page: %d", code)
+			if code, loc := h.fetchOnce(base + "/"); code != 200 {
+				// Next.js (basePath, no trailingSlash) answers /apps/<slug>/ with 308 to
+				// /apps/<slug>, which the gateway redirects back: see the report.
+				t.Errorf("home page %s/: %d (Location %q)", base, code, loc)
 			}
 
 			// Warm: a code change, redeployed while clients poll.
 			// A change never built before, so the warm figure is a real rebuild of the code.
 			edit(t, dir, tc.page, func(s string) string { return s + "\n// redeploy " + time.Now().Format(time.RFC3339Nano) + "\n" })
 			stop := make(chan struct{})
-			ok, failed, samples, waitPoll := poll(h, base, stop)
+			ok, failed, samples, waitPoll := poll(h, base, tc.poll, stop)
 			t0 = time.Now()
 			d2 := h.deploy(slug, "")
 			warm := time.Since(t0)

@@ -254,3 +254,20 @@ func (h *harness) buildLogSoFar(slug, id string) ([]string, error) {
 	}
 	return lines, nil
 }
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// fetchOnce GETs a path through the gateway without following redirects and returns the
+// status and the body (the Location of a redirect).
+func (h *harness) fetchOnce(path string) (int, string) {
+	resp, err := noRedirects.Get(h.front.URL + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return resp.StatusCode, loc
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b)
+}
