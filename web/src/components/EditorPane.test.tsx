@@ -106,6 +106,26 @@ describe('EditorPane', () => {
   })
 })
 
+describe('EditorPane and saves through the API', () => {
+  it('ignores the FILE_CHANGED of its own save but follows another person\'s', async () => {
+    const ws = fakeWorkspace({ 'x.ts': 'a' })
+    const api = new Api(tokens, ws.fetchImpl as unknown as typeof fetch)
+    const props = { api, workspaceId: 'ws1', files: [{ path: 'x.ts', type: 'file' }], filesLoading: false, onReloadFiles: () => {}, changed: new Set<string>(), openPath: 'x.ts', onOpenPath: () => {} }
+    const { rerender } = render(<EditorPane {...props} />)
+    const ed = await screen.findByLabelText('Editor: x.ts')
+    await userEvent.type(ed, 'b{Control>}s{/Control}')
+    await waitFor(() => expect(screen.getByTestId('save-status')).toHaveTextContent('Saved'))
+    const reads = ws.fetchImpl.mock.calls.length
+    // The echo of our own save: nothing happens.
+    await act(async () => rerender(<EditorPane {...props} lastChange={{ path: 'x.ts', seq: 5, role: 'user', etag: '"v2"' }} />))
+    expect(ws.fetchImpl.mock.calls.length).toBe(reads)
+    // Another tab or person saves: the clean buffer reloads.
+    ws.agentWrites('x.ts', 'from elsewhere')
+    await act(async () => rerender(<EditorPane {...props} lastChange={{ path: 'x.ts', seq: 6, role: 'user', etag: '"v3"' }} />))
+    await waitFor(() => expect(screen.getByLabelText('Editor: x.ts')).toHaveValue('from elsewhere'))
+  })
+})
+
 describe('ConflictView', () => {
   it('marks the lines that differ on each side', () => {
     render(<ConflictView path="f.txt" mine={'a\nb\nc'} theirs={'a\nB\nc\nd'} onKeepMine={() => {}} onUseTheirs={() => {}} onCancel={() => {}} />)

@@ -15,6 +15,8 @@ export interface FileChange {
   path: string
   seq: number
   role: string
+  /** The ETag the change produced (the workspace API reports it for saves through it). */
+  etag?: string
 }
 
 interface Props {
@@ -81,28 +83,48 @@ export function EditorPane({ api, workspaceId, files, filesError, filesLoading, 
     if (openPath && openPath !== docRef.current?.path) void load(openPath)
   }, [openPath, load])
 
-  // The agents changed the open file: reload it when the person has no unsaved edits, else ask.
+  // Someone else changed the open file (an agent, another tab): reload it when the person has
+  // no unsaved edits, else ask. Our own saves come back as FILE_CHANGED too: recognised by
+  // their ETag, and held back while a save is in flight.
+  const ownEtags = useRef(new Set<string>())
+  const savingRef = useRef(false)
+  const heldChange = useRef<FileChange | null>(null)
+  const onExternalChange = useCallback(
+    (c: FileChange) => {
+      const d = docRef.current
+      if (!d || c.path !== d.path) return
+      if (c.etag && (ownEtags.current.has(c.etag) || c.etag === d.etag)) return
+      if (savingRef.current) {
+        heldChange.current = c
+        return
+      }
+      const who = c.role === 'user' ? 'Someone' : `The ${roleTitle(c.role)}`
+      if (d.buffer === d.base) {
+        void load(d.path, true).then(() => {
+          setFlash(c.role === 'user' ? 'Updated from elsewhere' : `Updated by ${roleTitle(c.role)}`)
+          setTimeout(() => setFlash(undefined), 2500)
+        })
+      } else {
+        setExternal(who)
+      }
+    },
+    [load],
+  )
   useEffect(() => {
-    const d = docRef.current
-    if (!lastChange || !d || lastChange.path !== d.path) return
-    if (d.buffer === d.base) {
-      void load(d.path, true).then(() => {
-        setFlash(`Updated by ${roleTitle(lastChange.role)}`)
-        setTimeout(() => setFlash(undefined), 2500)
-      })
-    } else {
-      setExternal(roleTitle(lastChange.role))
-    }
-  }, [lastChange, load])
+    if (lastChange) onExternalChange(lastChange)
+  }, [lastChange, onExternalChange])
 
   const save = useCallback(async () => {
     const d = docRef.current
     if (!d || saving) return
     setSaving(true)
+    savingRef.current = true
     setSaveMsg(undefined)
     try {
       let etag = await api.writeFile(workspaceId, d.path, d.buffer, d.etag)
       if (!etag) etag = (await api.readFile(workspaceId, d.path)).etag
+      if (etag) ownEtags.current.add(etag)
+      docRef.current = { ...d, base: d.buffer, etag }
       setDoc((cur) => (cur && cur.path === d.path ? { ...cur, base: d.buffer, etag } : cur))
       setExternal(null)
       setSaveMsg({ kind: 'ok', text: 'Saved' })
@@ -120,8 +142,12 @@ export function EditorPane({ api, workspaceId, files, filesError, filesLoading, 
       }
     } finally {
       setSaving(false)
+      savingRef.current = false
+      const held = heldChange.current
+      heldChange.current = null
+      if (held) onExternalChange(held)
     }
-  }, [api, workspaceId, saving, external])
+  }, [api, workspaceId, saving, external, onExternalChange])
 
   const compare = async () => {
     const d = docRef.current
@@ -141,6 +167,7 @@ export function EditorPane({ api, workspaceId, files, filesError, filesLoading, 
     try {
       let etag = await api.writeFile(workspaceId, d.path, conflict.mine, conflict.theirsEtag)
       if (!etag) etag = (await api.readFile(workspaceId, d.path)).etag
+      if (etag) ownEtags.current.add(etag)
       setDoc({ ...d, base: conflict.mine, buffer: conflict.mine, etag, version: d.version + 1 })
       setConflict(null)
       setExternal(null)
@@ -228,7 +255,7 @@ export function EditorPane({ api, workspaceId, files, filesError, filesLoading, 
             {external && !conflict && (
               <div className="banner banner-warn" role="alert" data-testid="external-change">
                 <Icon name="alert" size={14} />
-                <span>The {external} changed this file while you were editing.</span>
+                <span>{external} changed this file while you were editing.</span>
                 <button type="button" className="link-btn" onClick={() => void compare()}>
                   Compare
                 </button>
@@ -242,7 +269,7 @@ export function EditorPane({ api, workspaceId, files, filesError, filesLoading, 
                 path={doc.path}
                 mine={conflict.mine}
                 theirs={conflict.theirs}
-                by={conflict.by ? `The ${conflict.by}` : undefined}
+                by={conflict.by}
                 busy={saving}
                 onKeepMine={() => void keepMine()}
                 onUseTheirs={useTheirs}

@@ -79,15 +79,18 @@ export function SessionPage({ id }: { id: string }) {
 
   const onEvent = useCallback(
     (ev: AgentEvent) => {
-      if (ev.type === 'FILE_CHANGED' && ev.role !== 'user') {
+      if (ev.type === 'FILE_CHANGED') {
         const d = ev.data ?? {}
         const paths = [d.path, d.file, ...(Array.isArray(d.paths) ? d.paths : [])].filter((p): p is string => typeof p === 'string')
-        setAgentChanged((m) => {
-          const n = new Map(m)
-          for (const p of paths) n.set(p.replace(/^\/+/, ''), ev.seq)
-          return n
-        })
-        for (const p of paths) setLastChange({ path: p.replace(/^\/+/, ''), seq: ev.seq, role: ev.role })
+        // Marks are for the agents' changes; people's saves (role "user") only refresh.
+        if (ev.role !== 'user')
+          setAgentChanged((m) => {
+            const n = new Map(m)
+            for (const p of paths) n.set(p.replace(/^\/+/, ''), ev.seq)
+            return n
+          })
+        const etag = typeof d.etag === 'string' ? d.etag : undefined
+        for (const p of paths) setLastChange({ path: p.replace(/^\/+/, ''), seq: ev.seq, role: ev.role, etag })
         reloadFilesSoon()
       } else if (ev.type === 'PREVIEW_READY') {
         setPreviewSignal((n) => n + 1)
