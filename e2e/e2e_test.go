@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -726,15 +727,15 @@ func signIn(t *testing.T, p *platform, owner *client, slug, base, email, pw stri
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in: GET %s: status %d, want 200 with the login form; body %s", authz, resp.StatusCode, clip(b))
 	}
-	html := string(b)
-	if !strings.Contains(html, `name="username"`) || !strings.Contains(html, `name="password"`) {
+	page := string(b)
+	if !strings.Contains(page, `name="username"`) || !strings.Contains(page, `name="password"`) {
 		t.Fatalf("sign-in: the provider's page has no username/password inputs: %s", clip(b))
 	}
 	action, csrf := authz, ""
-	if m := formActionRE.FindStringSubmatch(html); m != nil {
-		action = abs(strings.ReplaceAll(m[1], "&amp;", "&"), resp.Request.URL)
+	if m := formActionRE.FindStringSubmatch(page); m != nil {
+		action = abs(html.UnescapeString(m[1]), resp.Request.URL)
 	}
-	if m := csrfRE.FindStringSubmatch(html); m != nil {
+	if m := csrfRE.FindStringSubmatch(page); m != nil {
 		csrf = m[1]
 	} else {
 		t.Errorf("sign-in: no csrf_token input in the login form")
