@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,11 +57,14 @@ const collection = "events"
 type Store struct {
 	coll  *mongo.Collection
 	redis redis.UniversalClient // nil: readers poll
+
+	mu   sync.Mutex
+	last map[string]int64 // the last seq this process wrote or saw, per session
 }
 
 // NewStore uses the MGX database; rdb may be nil (no wake-ups, readers poll).
 func NewStore(db *mongo.Database, rdb redis.UniversalClient) *Store {
-	return &Store{coll: db.Collection(collection), redis: rdb}
+	return &Store{coll: db.Collection(collection), redis: rdb, last: map[string]int64{}}
 }
 
 // EnsureIndexes creates the unique (session_id, seq) index that makes seq safe.
@@ -81,28 +85,41 @@ func (s *Store) Emit(ctx context.Context, sessionID, typ, role string, data map[
 }
 
 // Append writes the next event of the session. Several writers (the agent, the file API)
-// may append at once: each takes last seq + 1 and retries when another won the race,
-// so seq stays contiguous without a counter that a crash could leave ahead.
+// may append at once: each inserts the seq after the last one it knows and, when the
+// unique index says another writer took it, reads the real last seq and tries again.
+// So seq stays contiguous without a counter that a crash could leave ahead, and a lone
+// writer needs one round trip per event.
 func (s *Store) Append(ctx context.Context, sessionID, typ, role string, data map[string]any) (Event, error) {
 	if sessionID == "" || typ == "" {
 		return Event{}, errors.New("events: session id and type are required")
 	}
 	ev := Event{SessionID: sessionID, Type: typ, Role: role, Data: data}
+	s.mu.Lock()
+	last, known := s.last[sessionID]
+	s.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		last, err := s.LastSeq(ctx, sessionID)
-		if err != nil {
-			return Event{}, err
+		if !known {
+			var err error
+			if last, err = s.LastSeq(ctx, sessionID); err != nil {
+				return Event{}, err
+			}
 		}
 		ev.Seq = last + 1
 		ev.TS = time.Now().UTC().Truncate(time.Millisecond)
-		_, err = s.coll.InsertOne(ctx, ev)
+		_, err := s.coll.InsertOne(ctx, ev)
 		if err == nil {
 			break
 		}
 		if !errors.Is(store.Translate(err), store.ErrConflict) || attempt >= 50 {
 			return Event{}, fmt.Errorf("append %s event to session %s: %w", typ, sessionID, err)
 		}
+		known = false
 	}
+	s.mu.Lock()
+	if ev.Seq > s.last[sessionID] {
+		s.last[sessionID] = ev.Seq
+	}
+	s.mu.Unlock()
 	if s.redis != nil {
 		// A lost wake-up only delays a reader until its next poll.
 		_ = s.redis.Publish(ctx, Channel(sessionID), ev.Seq).Err()

@@ -61,6 +61,35 @@ func TestAppendContiguousUnderConcurrency(t *testing.T) {
 	}
 }
 
+// Two stores (two processes: the agent and the control plane) appending to one
+// session keep seq contiguous although each remembers only its own last write.
+func TestAppendFromTwoProcesses(t *testing.T) {
+	st := storetest.New(t)
+	ctx := t.Context()
+	if err := events.EnsureIndexes(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	a, b := events.NewStore(st.DB(), nil), events.NewStore(st.DB(), nil)
+	for i := range 10 {
+		w := a
+		if i%3 == 0 {
+			w = b
+		}
+		if _, err := w.Append(ctx, "s", events.Message, "x", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := a.List(ctx, "s", 0, 0)
+	for i, ev := range got {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d events", len(got))
+	}
+}
+
 func TestWake(t *testing.T) {
 	st := storetest.New(t)
 	mr := miniredis.RunT(t)

@@ -50,6 +50,9 @@ func runNew(args []string, stdout, stderr io.Writer, _ func(string) string) int 
 	if *slug == "" {
 		*slug = apps.Slugify(*name)
 	}
+	if *slug == "" {
+		*slug = "app" // a name with no Latin letters or digits
+	}
 	if err := templates.Render(framework, dir, templates.Vars{AppName: *name, Slug: *slug}); err != nil {
 		fmt.Fprintf(stderr, "mgx new: %v\n", err)
 		return 1
