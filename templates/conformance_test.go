@@ -184,6 +184,30 @@ func conform(t *testing.T, fw string) {
 			t.Fatalf("users with %s in the app's database: %d (%v)", email, n, err)
 		}
 	})
+	t.Run("an expired access token is refreshed at MGX", func(t *testing.T) {
+		sessions := appDB.Collection("sessions")
+		var before struct {
+			RefreshToken string `bson:"refresh_token"`
+		}
+		if err := sessions.FindOne(t.Context(), bson.D{}).Decode(&before); err != nil || before.RefreshToken == "" {
+			t.Fatalf("session has no refresh token (%v); is offline_access granted?", err)
+		}
+		expire := bson.D{{Key: "$set", Value: bson.D{{Key: "access_expires_at", Value: time.Unix(0, 0)}}}}
+		if _, err := sessions.UpdateMany(t.Context(), bson.D{}, expire); err != nil {
+			t.Fatal(err)
+		}
+		b.json(t, "GET", "/api/me", nil, http.StatusOK, nil)
+		var after struct {
+			RefreshToken    string    `bson:"refresh_token"`
+			AccessExpiresAt time.Time `bson:"access_expires_at"`
+		}
+		if err := sessions.FindOne(t.Context(), bson.D{}).Decode(&after); err != nil {
+			t.Fatal(err)
+		}
+		if after.RefreshToken == before.RefreshToken || !after.AccessExpiresAt.After(time.Now()) {
+			t.Fatalf("session not refreshed: rotated %v, access expires %s", after.RefreshToken != before.RefreshToken, after.AccessExpiresAt)
+		}
+	})
 	t.Run("items through the gateway", func(t *testing.T) {
 		var item map[string]any
 		b.json(t, "POST", "/api/items", map[string]any{"title": "from the conformance test"}, http.StatusCreated, &item)
