@@ -42,7 +42,11 @@ function ToolLine({ item }: { item: Extract<Item, { kind: 'tool' }> }) {
           {item.status === 'running' ? <Spinner size={12} /> : item.status === 'ok' ? <Icon name="check" size={13} /> : <Icon name="x" size={13} />}
         </span>
         <span className="tool-name">{item.tool}</span>
-        {item.summary && <span className="tool-summary">{item.summary}</span>}
+        {(() => {
+          // "npm test" + "npm test: exit 0 in 2m56s" reads best as the latter alone.
+          const merged = item.result && item.summary && item.result.includes(item.summary) ? item.result : item.summary
+          return merged && <span className="tool-summary">{merged}</span>
+        })()}
         <span className="tool-meta">
           {item.result && !(item.summary && item.result.includes(item.summary)) && <span className="tool-result">{item.result}</span>}
           {item.durationMs !== undefined && formatDuration(item.durationMs)}

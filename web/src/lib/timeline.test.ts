@@ -140,3 +140,16 @@ describe('the real agent team (agent/run.go)', () => {
     expect(t.items[0]).toMatchObject({ status: 'error', error: 'exit 1', output: 'FAIL' })
   })
 })
+
+describe('call ids reused by different members', () => {
+  it('matches a TOOL_END to the start of the same speaker', () => {
+    const t = buildTimeline([
+      { seq: 1, type: 'TOOL_START', role: 'team_leader', data: { call_id: 'call_9_0', tool: 'delegate', args: { role: 'qa_engineer', task: 'Check' } } },
+      { seq: 2, type: 'TOOL_START', role: 'qa_engineer', data: { call_id: 'call_9_0', tool: 'fetch_preview', args: { path: '/' } } },
+      { seq: 3, type: 'TOOL_END', role: 'qa_engineer', data: { call_id: 'call_9_0', tool: 'fetch_preview', ok: false, summary: 'preview not reachable' } },
+      { seq: 4, type: 'TOOL_END', role: 'team_leader', data: { call_id: 'call_9_0', tool: 'delegate', ok: true, summary: 'report from qa_engineer' } },
+    ])
+    expect(t.items.map((i) => (i.kind === 'tool' || i.kind === 'handoff' ? `${i.kind}:${i.status}` : i.kind))).toEqual(['handoff:ok', 'tool:error'])
+    expect(t.items[1]).toMatchObject({ error: 'preview not reachable' })
+  })
+})

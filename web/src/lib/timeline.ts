@@ -242,7 +242,12 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
       const tool = str(d.tool) ?? str(d.name)
       const failed = d.ok === false || d.success === false || str(d.error) !== undefined
       // The end of a hand-off: that member's step is done.
-      const h = items.findIndex((it) => it.kind === 'handoff' && it.status === 'running' && (id ? it.callId === id : tool === 'delegate'))
+      // Call ids are only unique within one member's conversation: match the speaker too.
+      let h = -1
+      for (let i = items.length - 1; i >= 0; i--) {
+        const it = items[i]
+        if (it.kind === 'handoff' && it.status === 'running' && it.from === role && (id ? it.callId === id : tool === 'delegate')) { h = i; break }
+      }
       if (h >= 0) {
         const ho = items[h] as Extract<TimelineItem, { kind: 'handoff' }>
         items[h] = { ...ho, status: failed ? 'error' : 'ok' }
@@ -254,7 +259,7 @@ export function applyEvent(t: Timeline, ev: AgentEvent): Timeline {
       let idx = -1
       for (let i = items.length - 1; i >= 0; i--) {
         const it = items[i]
-        if (it.kind !== 'tool' || it.status !== 'running') continue
+        if (it.kind !== 'tool' || it.status !== 'running' || it.role !== role) continue
         if (id ? it.callId === id : !tool || it.tool === tool) { idx = i; break }
       }
       const summary = str(d.summary)

@@ -108,12 +108,12 @@ function PromptBox() {
   )
 }
 
-export function StateBadge({ status, state }: { status?: string; state?: AppState }) {
+export function StateBadge({ status, state, label }: { status?: string; state?: AppState; label?: string }) {
   const st = state ?? appState(status)
   return (
     <span className={`state state-${st}`} data-testid="app-state" data-state={st}>
       <span className="state-dot" aria-hidden="true" />
-      {APP_STATE_LABEL[st]}
+      {label ?? APP_STATE_LABEL[st]}
     </span>
   )
 }

@@ -188,7 +188,7 @@ export function SessionPage({ id }: { id: string }) {
           {s.app?.name ?? s.name ?? slug ?? 'Session'}
         </h1>
         {slug && <span className="slug">/{slug}</span>}
-        <StateBadge state={state} />
+        <StateBadge state={state} label={state === 'idle' && tl.lastStatus === 'succeeded' ? 'Built' : undefined} />
         <span className="grow" />
         {tl.usage.total > 0 && (
           <span className="tokens-pill" title={`${tl.usage.input.toLocaleString()} input · ${tl.usage.output.toLocaleString()} output`}>
