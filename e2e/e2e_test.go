@@ -152,10 +152,7 @@ func runApp(t *testing.T, p *platform, owner *client, fw string, full bool) {
 	record(fw+": prompt → preview running", time.Since(t0))
 	devBase := "/dev/" + slug
 	checkHealth(t, p, devBase+"/api/health", time.Minute)
-	st, hdr, body := p.get(t, devBase+"/")
-	if st != http.StatusOK || !strings.Contains(hdr.Get("Content-Type"), "text/html") {
-		t.Errorf("GET %s/: status %d, content-type %q, want 200 HTML; body: %s", devBase, st, hdr.Get("Content-Type"), clip(body))
-	}
+	checkHTML(t, p, devBase+"/")
 
 	// 4. Sign in to the generated app as a browser would.
 	appUser := "cook-" + fw + "@example.com"
@@ -636,6 +633,38 @@ func waitDevRunning(t *testing.T, p *platform, c *client, slug string) {
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// checkHTML gets path as a browser would (following up to 5 redirects) and wants 200 HTML;
+// a redirect loop is reported with its chain.
+func checkHTML(t *testing.T, p *platform, path string) {
+	t.Helper()
+	chain := []string{path}
+	u := p.base + path
+	for range 6 {
+		resp, err := p.http.Get(u)
+		if err != nil {
+			t.Errorf("GET %s: %v", u, err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 3 {
+			next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				t.Errorf("GET %s: bad Location %q", u, resp.Header.Get("Location"))
+				return
+			}
+			u = next.String()
+			chain = append(chain, fmt.Sprintf("%d → %s", resp.StatusCode, next.RequestURI()))
+			continue
+		}
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s: status %d, content-type %q, want 200 HTML (redirects: %v); body: %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), chain, clip(b))
+		}
+		return
+	}
+	t.Errorf("GET %s: redirect loop, a browser shows ERR_TOO_MANY_REDIRECTS: %s", path, strings.Join(chain, " ; "))
 }
 
 // checkHealth asks path until it answers 200 with the database ok (within wait).
