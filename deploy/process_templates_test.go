@@ -52,8 +52,9 @@ func TestProcessTemplates(t *testing.T) {
 			if code, body := h.fetch("/apps/" + slug + "/api/health"); code != 200 {
 				t.Fatalf("health: %d %s", code, body)
 			}
-			if code, _ := h.fetch("/apps/" + slug + "/"); code != 200 {
-				t.Fatalf("home: %d", code)
+			if code, loc := h.fetchOnce("/apps/" + slug + "/"); code != 200 {
+				// See the Docker test: Next.js's trailing-slash redirect meets the gateway's.
+				t.Errorf("home page: %d (Location %q)", code, loc)
 			}
 		})
 	}
