@@ -513,7 +513,12 @@ async function api(req, res, url) {
     tickets.set(t, { slug: body.app, exp: Date.now() + 30_000 })
     return send(res, 201, { ticket: t, expires_in: 30 })
   }
-  if ((r = m(/^\/api\/apps\/([^/]+)\/(deployments|logs|users|db\/collections|traces)$/))) return send(res, 200, { items: [] })
+  // Empty answers in the shapes the panels of issues 9 and 10 read.
+  if ((r = m(/^\/api\/apps\/([^/]+)\/deployments$/))) return send(res, 200, { deployments: [] })
+  if ((r = m(/^\/api\/apps\/([^/]+)\/logs$/))) return send(res, 200, { entries: [] })
+  if ((r = m(/^\/api\/apps\/([^/]+)\/traces$/))) return send(res, 200, { traces: [] })
+  if ((r = m(/^\/api\/apps\/([^/]+)\/users$/))) return send(res, 200, { users: [], total: 0 })
+  if ((r = m(/^\/api\/apps\/([^/]+)\/db\/collections$/))) return send(res, 200, { collections: [] })
   apiError(res, 404, 'not_found', `No route for ${req.method} ${p}`)
 }
 
