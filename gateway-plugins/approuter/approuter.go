@@ -114,6 +114,15 @@ func Rewrite(c *Conf, path string) Result {
 	}
 	if !strings.HasPrefix(clean, c.Prefix) {
 		if clean == c.Prefix[:len(c.Prefix)-1] {
+			if c.Prefix == c.basePath+"/" {
+				// The app's own root without its slash ("/apps/a"): the app decides, since
+				// frameworks disagree (Next.js serves its basePath without the slash and
+				// redirects the slashed form there; a redirect here would loop).
+				if c.Strip {
+					return Result{Path: "/"}
+				}
+				return Result{Path: clean}
+			}
 			return Result{Status: http.StatusPermanentRedirect, Location: c.Prefix, Reason: "add trailing slash"}
 		}
 		return Result{Status: http.StatusNotFound, Reason: "path is outside the route " + c.Prefix}
