@@ -272,8 +272,13 @@ func startPlatform(t *testing.T, bin string) *platform {
 		case <-time.After(30 * time.Second):
 			t.Errorf("mgx up did not stop within 30s of SIGTERM: killing its process group")
 		}
-		// The process runtime's children (dev servers, apps) are in its group.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// The process runtime's workloads (dev servers, apps) outlive MGX on purpose (a
+		// restart re-attaches to them), each in its own process group: end the ones this
+		// run started, found by the data dir in their command line.
+		if n := killWorkloads(dataDir); n > 0 {
+			t.Logf("ended %d process groups of workloads left running under %s", n, dataDir)
+		}
 		logf.Close()
 		if t.Failed() {
 			t.Logf("last lines of the mgx log (%s):\n%s", p.logPath, fileTail(p.logPath, 60))
@@ -311,6 +316,36 @@ func startPlatform(t *testing.T, bin string) *platform {
 	}
 	record("mgx up → /readyz 200", time.Since(start))
 	return p
+}
+
+// killWorkloads ends the process groups whose leader or members name dir in their command
+// line, and returns how many groups it signalled.
+func killWorkloads(dir string) int {
+	ents, _ := os.ReadDir("/proc")
+	groups := map[int]bool{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(dir)) {
+			continue
+		}
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != syscall.Getpgrp() {
+			groups[pgid] = true
+		}
+	}
+	for g := range groups {
+		_ = syscall.Kill(-g, syscall.SIGTERM)
+	}
+	if len(groups) > 0 {
+		time.Sleep(3 * time.Second)
+		for g := range groups {
+			_ = syscall.Kill(-g, syscall.SIGKILL)
+		}
+	}
+	return len(groups)
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
