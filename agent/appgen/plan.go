@@ -34,22 +34,27 @@ func Plan(framework string, spec Spec) ([]Op, error) {
 	return nil, fmt.Errorf("appgen: unknown framework %q", framework)
 }
 
+// installLock is the lock file the dev environment's installs hold (devenv.InstallLockFile):
+// installing under the same lock keeps QA's install and the dev environment's from writing
+// one node_modules or .venv at the same time.
+const installLock = ".mgx-install.lock"
+
 // Checks are the install, test and build commands of a framework's workspace.
 func Checks(framework string) []Check {
 	switch framework {
 	case "nextjs":
 		return []Check{
-			{Line: "npm install --no-audit --no-fund", Timeout: 900},
+			{Line: "flock " + installLock + " npm install --no-audit --no-fund", Timeout: 900},
 			{Line: "npm test", Timeout: 600},
 			{Line: "npm run lint", Timeout: 600},
 			{Line: "npm run build", Timeout: 900},
 		}
 	case "fastapi-react":
 		return []Check{
-			{Dir: "backend", Line: "python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt", Timeout: 900},
+			{Dir: "backend", Line: "flock " + installLock + " sh -c 'python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt'", Timeout: 900},
 			{Dir: "backend", Line: ".venv/bin/python -m pytest -q", Timeout: 600},
 			{Dir: "backend", Line: ".venv/bin/ruff check . && .venv/bin/ruff format --check .", Timeout: 300},
-			{Dir: "frontend", Line: "npm install --no-audit --no-fund", Timeout: 900},
+			{Dir: "frontend", Line: "flock " + installLock + " npm install --no-audit --no-fund", Timeout: 900},
 			{Dir: "frontend", Line: "npm test", Timeout: 600},
 			{Dir: "frontend", Line: "npm run lint", Timeout: 600},
 			{Dir: "frontend", Line: "npm run build", Timeout: 900},
