@@ -120,12 +120,37 @@ func newDeployStore(ctx context.Context, st *store.Store) (*deployStore, error) 
 
 // lock takes the app's deployment lock (one deployment at a time per app, across MGX
 // instances); store.ErrConflict when it is held.
+//
+// A lock whose deployment already reached its outcome is taken over: a deployment records
+// its final status before it releases the lock, so a client that saw "live" and deploys
+// again must not be refused, and a lock left behind by a crash must not block the app.
 func (s *deployStore) lock(ctx context.Context, slug, deploymentID string) error {
-	_, err := s.locks.InsertOne(ctx, bson.M{"_id": slug, "deployment_id": deploymentID, "at": time.Now().UTC()})
-	if err != nil {
-		return fmt.Errorf("lock deployments of %s: %w", slug, store.Translate(err))
+	for attempt := 0; ; attempt++ {
+		_, err := s.locks.InsertOne(ctx, bson.M{"_id": slug, "deployment_id": deploymentID, "at": time.Now().UTC()})
+		if err == nil {
+			return nil
+		}
+		err = store.Translate(err)
+		if !errors.Is(err, store.ErrConflict) || attempt > 0 {
+			return fmt.Errorf("lock deployments of %s: %w", slug, err)
+		}
+		var held struct {
+			DeploymentID string `bson:"deployment_id"`
+		}
+		if s.locks.FindOne(ctx, bson.M{"_id": slug}).Decode(&held) != nil {
+			continue // released meanwhile: try again
+		}
+		d, gerr := s.get(ctx, slug, held.DeploymentID)
+		if gerr == nil && !finished(d.Status) {
+			return fmt.Errorf("lock deployments of %s: %w", slug, err)
+		}
+		_, _ = s.locks.DeleteOne(ctx, bson.M{"_id": slug, "deployment_id": held.DeploymentID})
 	}
-	return nil
+}
+
+// finished reports whether a deployment status is an outcome.
+func finished(status string) bool {
+	return status == StatusLive || status == StatusFailed || status == StatusSuperseded
 }
 
 func (s *deployStore) unlock(ctx context.Context, slug, deploymentID string) error {
