@@ -22,7 +22,7 @@ web: $(WEB_DEPS) ## build the web UI into web/dist (embedded in the binary)
 	cd web && npm run build
 
 build: web ## build bin/mgx with the web UI embedded
-	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mgx
+	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mgx
 	@ls -lh $(BIN) | awk '{print "built $(BIN): " $$5}'
 
 run: build ## start MGX on embedded defaults (prints the URL and the admin login)
