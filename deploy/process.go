@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mgx-dev/mgx/runtime/process"
 	"io"
 	"io/fs"
 	"os"
@@ -61,7 +62,7 @@ func (b *ProcessBuilder) Build(ctx context.Context, req BuildRequest, out io.Wri
 		os.RemoveAll(rel)
 		return nil, fmt.Errorf("copy workspace: %w", err)
 	}
-	env := os.Environ()
+	env := process.HostEnv()
 	for k, v := range req.Env {
 		env = append(env, k+"="+v)
 	}

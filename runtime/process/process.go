@@ -148,7 +148,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (*runtime.Handle,
 	argv := append([]string{"-c", `f=$1; shift; trap : TERM INT; "$@"; c=$?; echo $c >"$f"; exit $c`, "mgx-run", st.ExitPath}, spec.Command...)
 	cmd := exec.Command("/bin/sh", argv...)
 	cmd.Dir = dir
-	cmd.Env = mergeEnv(os.Environ(), env)
+	cmd.Env = mergeEnv(HostEnv(), env)
 	cmd.Stdin = nil
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -499,7 +499,7 @@ func (d *Driver) Exec(ctx context.Context, h *runtime.Handle, opts runtime.ExecO
 	for k, v := range opts.Env {
 		env[k] = v
 	}
-	cmd.Env = mergeEnv(os.Environ(), env)
+	cmd.Env = mergeEnv(HostEnv(), env)
 	if !opts.TTY {
 		cmd.Stdout, cmd.Stderr = opts.Stdout, opts.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -686,4 +686,18 @@ func startTick(pid int) (uint64, error) {
 		return 0, fmt.Errorf("process %d is a zombie", pid)
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// HostEnv is the environment workloads inherit from MGX: the host's, without MGX's own
+// settings (MGX_ADMIN_PASSWORD, MGX_LLM_API_KEY, ...), which no app or dev server may
+// read from /proc. What a workload needs is given to it in its Spec.
+func HostEnv() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "MGX_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

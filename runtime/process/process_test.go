@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,5 +110,20 @@ func TestInvalidSpecs(t *testing.T) {
 				t.Error("Start accepted an invalid spec")
 			}
 		})
+	}
+}
+
+// MGX's own settings (admin password, API keys) never reach workloads.
+func TestWorkloadsDoNotInheritMGXSettings(t *testing.T) {
+	t.Setenv("MGX_ADMIN_PASSWORD", "do-not-leak")
+	t.Setenv("MGX_TEST_KEEP_THIS_OUT", "x")
+	t.Setenv("PLAIN_HOST_VAR", "kept")
+	for _, kv := range process.HostEnv() {
+		if strings.HasPrefix(kv, "MGX_") {
+			t.Fatalf("HostEnv carries %s", kv)
+		}
+	}
+	if !slices.Contains(process.HostEnv(), "PLAIN_HOST_VAR=kept") {
+		t.Fatal("HostEnv dropped an ordinary host variable")
 	}
 }
