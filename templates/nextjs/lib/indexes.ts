@@ -21,7 +21,9 @@ export async function ensureIndexes(): Promise<boolean> {
   try {
     const db = getDb();
     for (const [name, specs] of Object.entries(INDEXES)) {
-      if (specs.length > 0) await db.collection(name).createIndexes(specs);
+      // One index per call: FerretDB v1 drops the connection when one createIndexes names
+      // several indexes that already exist.
+      for (const spec of specs) await db.collection(name).createIndexes([spec]);
     }
     done = true;
   } catch (err) {

@@ -49,7 +49,10 @@ class Indexes:
             return True
         try:
             for name, models in INDEXES.items():
-                db[name].create_indexes(models)
+                # One index per call: FerretDB v1 drops the connection when one
+                # createIndexes names several indexes that already exist.
+                for model in models:
+                    db[name].create_indexes([model])
             self.done = True
         except Exception as err:  # noqa: BLE001 - any driver error means "not yet"
             log.warning("indexes not created yet: %s", err)
