@@ -101,12 +101,18 @@ func up(cfg platform.Config, stdout io.Writer, log *slog.Logger) error {
 	}
 	defer p.Close()
 
+	// Requests live in a context that Shutdown cancels: event streams and followed logs
+	// end at once instead of holding the shutdown until its timeout.
+	baseCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		Handler:           telemetry.Wrap(p.Handler(), tp, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(cancelRequests)
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if extra := containerListenAddr(cfg.HTTPAddr, p.ContainerHost); extra != "" {
