@@ -11,7 +11,6 @@ import (
 	"time"
 
 	dockerclient "github.com/docker/docker/client"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/mgx-dev/mgx/apisix"
@@ -71,7 +70,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	(&workspace.Handler{Workspaces: ws, Owners: env, Events: p.Events, Logger: log}).Mount(api)
+	(&workspace.Handler{Workspaces: ws, Owners: appStore, Events: p.Events, Logger: log}).Mount(api)
 
 	dev, err := devenv.New(devenv.Config{
 		Driver: driver, Apps: env, DataDir: p.DataDir.Path, PublicURL: cfg.PublicURL,
@@ -224,11 +223,10 @@ type appEnv struct {
 }
 
 var (
-	_ devenv.AppSource      = (*appEnv)(nil)
-	_ deploy.AppSource      = (*appEnv)(nil)
-	_ workspace.OwnerLookup = (*appEnv)(nil)
-	_ terminal.AppOwners    = (*appEnv)(nil)
-	_ sshd.AppOwners        = (*appEnv)(nil)
+	_ devenv.AppSource   = (*appEnv)(nil)
+	_ deploy.AppSource   = (*appEnv)(nil)
+	_ terminal.AppOwners = (*appEnv)(nil)
+	_ sshd.AppOwners     = (*appEnv)(nil)
 )
 
 // containerEnv is the app env of DESIGN.md but PORT, BASE_PATH and PUBLIC_URL.
@@ -285,15 +283,6 @@ func (e *appEnv) AppOwner(ctx context.Context, slug string) (string, error) {
 		return "", err
 	}
 	return a.OwnerID, nil
-}
-
-func (e *appEnv) WorkspaceOwner(ctx context.Context, workspaceID string) (string, string, error) {
-	var a apps.App
-	err := e.p.Store.DB().Collection("apps").FindOne(ctx, bson.M{"workspace_id": workspaceID}).Decode(&a)
-	if err != nil {
-		return "", "", store.Translate(err)
-	}
-	return a.OwnerID, a.SessionID, nil
 }
 
 // passwordChecker checks a platform user's MGX password for SSH.
