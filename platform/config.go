@@ -23,6 +23,9 @@ type Config struct {
 	MongoURI string
 	// AppsMongoURI is the apps' database server; empty uses the MGX one. MGX_APPS_MONGODB_URI.
 	AppsMongoURI string
+	// AppsDBUsers gives each app a MongoDB user limited to its database: auto|on|off.
+	// MGX_APPS_DB_USERS, default auto (on with a real MongoDB reached with credentials).
+	AppsDBUsers string
 	// RedisURL; empty starts redis-server from PATH or an in-process Redis. MGX_REDIS_URL.
 	RedisURL string
 	// EmbeddedHost is the address embedded services listen on. MGX_EMBEDDED_HOST,
@@ -88,6 +91,7 @@ func (c *Config) options() []option {
 		{"data-dir", "MGX_DATA_DIR", "./.mgx", "directory for embedded databases, workspaces and keys", &c.DataDir},
 		{"mongodb-uri", "MGX_MONGODB_URI", "", "MongoDB for MGX (empty: embedded FerretDB)", &c.MongoURI},
 		{"apps-mongodb-uri", "MGX_APPS_MONGODB_URI", "", "MongoDB for the apps (empty: same as MGX's)", &c.AppsMongoURI},
+		{"apps-db-users", "MGX_APPS_DB_USERS", "auto", "per-app MongoDB users limited to their database: auto|on|off (auto: on with a MongoDB reached with credentials)", &c.AppsDBUsers},
 		{"redis-url", "MGX_REDIS_URL", "", "Redis URL (empty: redis-server from PATH, else in-process)", &c.RedisURL},
 		{"embedded-host", "MGX_EMBEDDED_HOST", "127.0.0.1", "address the embedded MongoDB and Redis listen on", &c.EmbeddedHost},
 		{"runtime", "MGX_RUNTIME", "auto", "container runtime: auto|docker|process", &c.Runtime},
@@ -166,6 +170,7 @@ func (c *Config) Validate() error {
 		}
 		bad("%s %q: want one of %s", name, v, strings.Join(allowed, ", "))
 	}
+	oneOf("MGX_APPS_DB_USERS", c.AppsDBUsers, "auto", "on", "off")
 	oneOf("MGX_RUNTIME", c.Runtime, "auto", "docker", "process")
 	oneOf("MGX_GATEWAY", c.Gateway, "embedded", "apisix")
 	if c.Gateway == "apisix" && c.APISIXAdminURL == "" {

@@ -48,6 +48,7 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 		"MGX_LOG_LEVEL":       "loud",
 		"MGX_EXTRA_CA_BUNDLE": "/nonexistent/ca.pem",
 		"MGX_EMBEDDED_HOST":   "localhost",
+		"MGX_APPS_DB_USERS":   "maybe",
 	}))
 	err := c.Validate()
 	if err == nil {
@@ -55,12 +56,12 @@ func TestConfigReportsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{"MGX_HTTP_ADDR", "MGX_PUBLIC_URL", "MGX_RUNTIME", "MGX_APISIX_ADMIN_URL",
 		"MGX_REDIS_URL", "MGX_MONGODB_URI", "MGX_LLM_API_KEY", "MGX_SSH_ADDR", "MGX_ADMIN_EMAIL",
-		"MGX_LOG_LEVEL", "MGX_EXTRA_CA_BUNDLE", "MGX_EMBEDDED_HOST"} {
+		"MGX_LOG_LEVEL", "MGX_EXTRA_CA_BUNDLE", "MGX_EMBEDDED_HOST", "MGX_APPS_DB_USERS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 12 {
-		t.Errorf("got %d problems, want 12, one per line:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 13 {
+		t.Errorf("got %d problems, want 13, one per line:\n%v", n, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mgx-dev/mgx/apisix"
 	"github.com/mgx-dev/mgx/appadmin"
+	"github.com/mgx-dev/mgx/appdb"
 	"github.com/mgx-dev/mgx/applogs"
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/deploy"
@@ -58,7 +59,19 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	}
 	appStore := apps.NewStore(p.Store.DB(), box)
 	p.Apps = appStore
-	env := &appEnv{p: p, apps: appStore}
+	mode, err := appdb.ParseMode(cfg.AppsDBUsers)
+	if err != nil {
+		return err
+	}
+	dbUsers, err := appdb.New(ctx, appdb.Config{
+		Client: p.AppsStore.Client(), URI: p.AppsMongoURI, Key: key, Mode: mode,
+		Logger: log.With("component", "appdb"),
+	})
+	if err != nil {
+		return err
+	}
+	p.Services = append(p.Services, Service{"App databases", "one per app; per-app users " + dbUsers.Status()})
+	env := &appEnv{p: p, apps: appStore, dbUsers: dbUsers}
 
 	// Dev and agent containers run as 1000:1000 (the images' user): workspaces belong to
 	// it so both, and MGX running as root, can write them.
@@ -218,8 +231,9 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 
 // appEnv answers the components' questions about apps from the apps store.
 type appEnv struct {
-	p    *Platform
-	apps *apps.Store
+	p       *Platform
+	apps    *apps.Store
+	dbUsers *appdb.Provisioner
 }
 
 var (
@@ -229,17 +243,23 @@ var (
 	_ sshd.AppOwners     = (*appEnv)(nil)
 )
 
-// containerEnv is the app env of DESIGN.md but PORT, BASE_PATH and PUBLIC_URL.
-func (e *appEnv) containerEnv(a *apps.App) (map[string]string, error) {
+// containerEnv is the app env of DESIGN.md but PORT, BASE_PATH and PUBLIC_URL. With
+// per-app database users, MONGODB_URL carries the app's own user, which reaches only
+// MONGODB_DB.
+func (e *appEnv) containerEnv(ctx context.Context, a *apps.App) (map[string]string, error) {
 	secret, err := e.apps.OpenSecret(a)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: client secret: %w", a.Slug, err)
+	}
+	mongoURL, err := e.dbUsers.Ensure(ctx, a.ID, AppDatabase(a.Slug))
+	if err != nil {
+		return nil, fmt.Errorf("app %s: database user: %w", a.Slug, err)
 	}
 	return map[string]string{
 		"MGX_OAUTH_ISSUER":            e.p.Config.PublicURL + "/oauth2",
 		"MGX_OAUTH_CLIENT_ID":         a.OAuthClientID,
 		"MGX_OAUTH_CLIENT_SECRET":     secret,
-		"MONGODB_URL":                 e.p.AppsMongoURI,
+		"MONGODB_URL":                 mongoURL,
 		"MONGODB_DB":                  AppDatabase(a.Slug),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": e.p.Config.PublicURL + "/otlp",
 		"OTEL_SERVICE_NAME":           a.Slug,
@@ -258,7 +278,7 @@ func (e *appEnv) DevApp(ctx context.Context, slug string) (*devenv.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := e.containerEnv(a)
+	env, err := e.containerEnv(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +290,7 @@ func (e *appEnv) DeployApp(ctx context.Context, slug string) (*deploy.App, error
 	if err != nil {
 		return nil, err
 	}
-	env, err := e.containerEnv(a)
+	env, err := e.containerEnv(ctx, a)
 	if err != nil {
 		return nil, err
 	}

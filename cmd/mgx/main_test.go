@@ -129,6 +129,9 @@ func TestUpSurvivesSIGKILLAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	if !strings.Contains(out.String(), strings.TrimSpace(string(pw))) {
 		t.Fatalf("generated password not printed:\n%s", out)
 	}
+	if !strings.Contains(out.String(), "per-app users off: the apps server is FerretDB") {
+		t.Fatalf("banner does not say apps share the embedded FerretDB:\n%s", out)
+	}
 	env, _ := os.ReadFile(filepath.Join(dir, "embedded.env"))
 	if !strings.Contains(string(env), "MGX_MONGODB_URI=mongodb://") || !strings.Contains(string(env), "MGX_REDIS_URL=redis://") {
 		t.Fatalf("embedded.env: %s", env)
@@ -204,6 +207,19 @@ func TestUpRefusesBusyPortLeavingNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("data dir created despite the failure: %v", err)
+	}
+}
+
+// Per-app database users demanded on the embedded FerretDB (no roles): one line saying why.
+func TestUpRefusesPerAppDBUsersOnFerretDB(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "up")
+	cmd.Env = append(os.Environ(), "MGX_TEST_MAIN=1", "MGX_DATA_DIR="+t.TempDir(), "MGX_HTTP_ADDR="+freeAddr(t),
+		"MGX_SSH_ADDR=off", "MGX_APPS_DB_USERS=on", "MGX_LOG_LEVEL=warn", "MGX_RUNTIME=process")
+	b, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := lines[len(lines)-1]
+	if err == nil || !strings.Contains(last, "MGX_APPS_DB_USERS=on") || !strings.Contains(last, "FerretDB") {
+		t.Fatalf("MGX_APPS_DB_USERS=on on FerretDB: err %v, output:\n%s", err, b)
 	}
 }
 
