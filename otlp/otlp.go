@@ -1,7 +1,10 @@
 // Package otlp receives the apps' OpenTelemetry data over OTLP/HTTP: POST /otlp/v1/traces
 // and /otlp/v1/logs with protobuf (application/x-protobuf) or JSON (application/json)
 // bodies, optionally gzip-compressed. The app is named by the resource attribute
-// service.name, which MGX sets to the app's slug (OTEL_SERVICE_NAME). Bodies over the size
+// service.name, which MGX sets to the app's slug (OTEL_SERVICE_NAME). With a Key, each
+// request must carry the app's token (Authorization: Bearer <Token(key, slug)>, which MGX
+// hands the app as OTEL_EXPORTER_OTLP_HEADERS) and only data of that app is kept: an app
+// cannot write into another app's logs and traces. Bodies over the size
 // limit get 413, undecodable ones 400, other content types 415; none of them touches what
 // was already stored.
 package otlp
@@ -10,6 +13,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -55,6 +60,9 @@ type Config struct {
 	Sink Sink
 	// Apps, optional, filters out data whose service.name is not an app's slug.
 	Apps Apps
+	// Key, when set, requires each request to carry an app token (Token) and keeps only
+	// the data whose service.name is that token's app; others get 401.
+	Key []byte
 	// MaxBodyBytes bounds a request body as sent (compressed or not) and after
 	// decompression; default 4 MiB.
 	MaxBodyBytes int64
@@ -173,7 +181,40 @@ func writeResponse(w http.ResponseWriter, isJSON bool, m proto.Message) {
 	_, _ = w.Write(b)
 }
 
+// Token is the bearer token of an app's telemetry: its slug and an HMAC of it under key.
+func Token(key []byte, slug string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("mgx otlp\x00" + slug))
+	return slug + "." + hex.EncodeToString(m.Sum(nil))[:40]
+}
+
+// HeadersEnv is OTEL_EXPORTER_OTLP_HEADERS for an app (values are URL-encoded, as the
+// OpenTelemetry SDKs read them).
+func HeadersEnv(key []byte, slug string) string {
+	return "Authorization=Bearer%20" + Token(key, slug)
+}
+
+type slugKey struct{}
+
+// authorize checks the request's token and puts its app in the context.
+func (rc *Receiver) authorize(r *http.Request) (*http.Request, error) {
+	if len(rc.cfg.Key) == 0 {
+		return r, nil
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	i := strings.LastIndexByte(tok, '.')
+	if !ok || i <= 0 || !hmac.Equal([]byte(Token(rc.cfg.Key, tok[:i])), []byte(tok)) {
+		return nil, &errStatus{http.StatusUnauthorized, "missing or invalid app token: send the OTEL_EXPORTER_OTLP_HEADERS MGX gives the app"}
+	}
+	return r.WithContext(context.WithValue(r.Context(), slugKey{}, tok[:i])), nil
+}
+
 func (rc *Receiver) serveTraces(w http.ResponseWriter, r *http.Request) {
+	r, err := rc.authorize(r)
+	if err != nil {
+		rc.writeError(w, err)
+		return
+	}
 	raw, isJSON, err := rc.readBody(w, r)
 	if err != nil {
 		rc.writeError(w, err)
@@ -192,12 +233,17 @@ func (rc *Receiver) serveTraces(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := &coltrace.ExportTraceServiceResponse{}
 	if rejected > 0 {
-		resp.PartialSuccess = &coltrace.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: "service.name is not a known app"}
+		resp.PartialSuccess = &coltrace.ExportTracePartialSuccess{RejectedSpans: rejected, ErrorMessage: rejectedMessage}
 	}
 	writeResponse(w, isJSON, resp)
 }
 
 func (rc *Receiver) serveLogs(w http.ResponseWriter, r *http.Request) {
+	r, err := rc.authorize(r)
+	if err != nil {
+		rc.writeError(w, err)
+		return
+	}
 	raw, isJSON, err := rc.readBody(w, r)
 	if err != nil {
 		rc.writeError(w, err)
@@ -216,10 +262,12 @@ func (rc *Receiver) serveLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := &collogs.ExportLogsServiceResponse{}
 	if rejected > 0 {
-		resp.PartialSuccess = &collogs.ExportLogsPartialSuccess{RejectedLogRecords: rejected, ErrorMessage: "service.name is not a known app"}
+		resp.PartialSuccess = &collogs.ExportLogsPartialSuccess{RejectedLogRecords: rejected, ErrorMessage: rejectedMessage}
 	}
 	writeResponse(w, isJSON, resp)
 }
+
+const rejectedMessage = "service.name is not a known app (or not the app of the token)"
 
 // slugOf returns the resource's service.name when it names an app.
 func (rc *Receiver) slugOf(ctx context.Context, res *resourcepb.Resource, known map[string]bool) string {
@@ -230,6 +278,9 @@ func (rc *Receiver) slugOf(ctx context.Context, res *resourcepb.Resource, known 
 		}
 	}
 	if name == "" {
+		return ""
+	}
+	if only, ok := ctx.Value(slugKey{}).(string); ok && name != only {
 		return ""
 	}
 	if rc.cfg.Apps != nil {

@@ -220,3 +220,65 @@ func TestUnknownServiceIsDropped(t *testing.T) {
 		t.Errorf("stored %d entries of an unknown service", len(e))
 	}
 }
+
+// With a key, only the app's own token writes, and only into its own logs: a hostile app
+// (or anyone) cannot forge another app's telemetry.
+func TestAppTokens(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	logs, err := applogs.New(t.Context(), applogs.Config{Store: storetest.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := otlp.New(otlp.Config{Sink: logs, Apps: knownApps{"shop": true, "blog": true}, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	rc.Mount(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	b, _ := proto.Marshal(logsRequest("shop"))
+	send := func(auth string) (int, int64) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/otlp/v1/logs", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		var out collogs.ExportLogsServiceResponse
+		_ = proto.Unmarshal(buf.Bytes(), &out)
+		return resp.StatusCode, out.GetPartialSuccess().GetRejectedLogRecords()
+	}
+	shop := otlp.Token(key, "shop")
+	for _, tc := range []struct {
+		name, auth     string
+		status         int
+		rejected, kept int64
+	}{
+		{"no token", "", 401, 0, 0},
+		{"garbage", "Bearer nope", 401, 0, 0},
+		{"forged signature", "Bearer shop." + strings.Repeat("0", 40), 401, 0, 0},
+		{"other key", "Bearer " + otlp.Token(bytes.Repeat([]byte{1}, 32), "shop"), 401, 0, 0},
+		{"basic auth", "Basic " + shop, 401, 0, 0},
+		{"another app's token", "Bearer " + otlp.Token(key, "blog"), 200, 2, 0},
+		{"own token", "Bearer " + shop, 200, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := logs.Query(t.Context(), "shop", applogs.Query{})
+			status, rejected := send(tc.auth)
+			after, _ := logs.Query(t.Context(), "shop", applogs.Query{})
+			if status != tc.status || rejected != tc.rejected || int64(len(after)-len(before)) != tc.kept {
+				t.Fatalf("status %d rejected %d kept %d; want %d %d %d", status, rejected, len(after)-len(before), tc.status, tc.rejected, tc.kept)
+			}
+		})
+	}
+	if got := otlp.HeadersEnv(key, "shop"); got != "Authorization=Bearer%20"+shop {
+		t.Fatalf("HeadersEnv = %q", got)
+	}
+}

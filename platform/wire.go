@@ -71,7 +71,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 		return err
 	}
 	p.Services = append(p.Services, Service{"App databases", "one per app; per-app users " + dbUsers.Status()})
-	env := &appEnv{p: p, apps: appStore, dbUsers: dbUsers}
+	env := &appEnv{p: p, apps: appStore, dbUsers: dbUsers, key: key}
 
 	// Dev and agent containers run as 1000:1000 (the images' user): workspaces belong to
 	// it so both, and MGX running as root, can write them.
@@ -167,7 +167,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	}
 	p.goRun("applogs", logs.Run)
 	logs.Mount(api)
-	recv, err := otlp.New(otlp.Config{Sink: logs, Apps: otlp.KnownApps(appStore, time.Minute), Logger: log.With("component", "otlp")})
+	recv, err := otlp.New(otlp.Config{Sink: logs, Apps: otlp.KnownApps(appStore, time.Minute), Key: key, Logger: log.With("component", "otlp")})
 	if err != nil {
 		return fmt.Errorf("OTLP: %w", err)
 	}
@@ -234,6 +234,7 @@ type appEnv struct {
 	p       *Platform
 	apps    *apps.Store
 	dbUsers *appdb.Provisioner
+	key     []byte // MGX's secret key: the apps' telemetry tokens
 }
 
 var (
@@ -262,6 +263,7 @@ func (e *appEnv) containerEnv(ctx context.Context, a *apps.App) (map[string]stri
 		"MONGODB_URL":                 mongoURL,
 		"MONGODB_DB":                  AppDatabase(a.Slug),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": e.p.Config.PublicURL + "/otlp",
+		"OTEL_EXPORTER_OTLP_HEADERS":  otlp.HeadersEnv(e.key, a.Slug),
 		"OTEL_SERVICE_NAME":           a.Slug,
 	}, nil
 }
