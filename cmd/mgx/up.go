@@ -114,7 +114,7 @@ func up(cfg platform.Config, stdout io.Writer, log *slog.Logger) error {
 	}
 	srv.RegisterOnShutdown(cancelRequests)
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
+	listeners := []net.Listener{ln}
 	if extra := containerListenAddr(cfg.HTTPAddr, p.ContainerHost); extra != "" {
 		// Containers reach MGX (OAuth back channel, OTLP, agents' API calls) on the
 		// Docker bridge, as host.docker.internal.
@@ -122,9 +122,14 @@ func up(cfg platform.Config, stdout io.Writer, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("listen on the Docker bridge %s for containers: %w", extra, err)
 		}
-		go func() { serveErr <- srv.Serve(cln) }()
+		listeners = append(listeners, cln)
 	}
+	// The banner comes first: whoever sees /readyz answer has the banner (and the admin
+	// password) already; connections wait in the listeners' backlog meanwhile.
 	p.PrintBanner(stdout)
+	for _, l := range listeners {
+		go func() { serveErr <- srv.Serve(l) }()
+	}
 	log.InfoContext(ctx, "mgx up", "addr", ln.Addr().String(), "startup_ms", time.Since(started).Milliseconds())
 
 	select {
