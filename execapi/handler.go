@@ -194,19 +194,19 @@ func (h *Handler) exec(w http.ResponseWriter, r *http.Request) {
 // refusal is the same 401, the reason only logged.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Grant, *scheduler.Run, bool) {
 	ctx := r.Context()
-	refuse := func(reason string, err error) (Grant, *scheduler.Run, bool) {
-		h.log().InfoContext(ctx, "exec: token refused", "reason", reason, "err", err)
+	refuse := func(reason string) (Grant, *scheduler.Run, bool) {
+		h.log().InfoContext(ctx, "exec: token refused", "reason", reason)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mgx-exec", error="invalid_token"`)
 		httpjson.Error(w, http.StatusUnauthorized, "unauthorized", "a valid run token is required")
 		return Grant{}, nil, false
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(tok) == "" {
-		return refuse("no bearer token", nil)
+		return refuse("no bearer token")
 	}
 	g, err := h.Tokens.Lookup(ctx, strings.TrimSpace(tok))
 	if errors.Is(err, ErrInvalidToken) {
-		return refuse("unknown or expired token", nil)
+		return refuse("unknown or expired token")
 	}
 	if err != nil {
 		h.log().ErrorContext(ctx, "exec: token lookup", "err", err)
@@ -217,18 +217,18 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Grant, *
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_ = h.Tokens.Revoke(ctx, g.RunID)
-		return refuse("run gone", nil)
+		return refuse("run " + g.RunID + " is gone")
 	case err != nil:
 		h.log().ErrorContext(ctx, "exec: run lookup", "run", g.RunID, "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "the token could not be checked")
 		return Grant{}, nil, false
 	case scheduler.Final(run.State):
 		_ = h.Tokens.Revoke(ctx, g.RunID)
-		return refuse("run over: "+run.State, nil)
+		return refuse("run " + g.RunID + " is over: " + run.State)
 	case run.State != scheduler.StateRunning || run.Attempts != g.Attempt:
-		return refuse(fmt.Sprintf("run %s attempt %d, token of attempt %d", run.State, run.Attempts, g.Attempt), nil)
+		return refuse(fmt.Sprintf("run %s is %s at attempt %d, the token is of attempt %d", g.RunID, run.State, run.Attempts, g.Attempt))
 	case run.CancelRequested:
-		return refuse("run cancelled", nil)
+		return refuse("run " + g.RunID + " is being cancelled")
 	}
 	return g, run, true
 }
