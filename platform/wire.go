@@ -20,6 +20,7 @@ import (
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/deploy"
 	"github.com/mgx-dev/mgx/devenv"
+	"github.com/mgx-dev/mgx/execapi"
 	"github.com/mgx-dev/mgx/gateway"
 	"github.com/mgx-dev/mgx/otlp"
 	"github.com/mgx-dev/mgx/password"
@@ -135,13 +136,19 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 
 	// Sessions and the scheduler: every control instance enqueues; the loop that starts
 	// agents runs in the scheduler role.
-	sched, err := p.newScheduler()
+	sched, err := p.newScheduler(ctx)
 	if err != nil {
 		return err
 	}
 	if cfg.Roles.scheduler() {
 		p.goRun("scheduler", sched.Run)
 	}
+	// Agents run commands in the dev environment through the control plane, with the run
+	// token the scheduler gave them: outside the OAuth-guarded /api/ mux.
+	(&execapi.Handler{
+		Tokens: execapi.NewTokens(p.Store.DB()), Runs: sched.Queue().Runs(), Shells: dev,
+		Logger: log.With("component", "execapi"),
+	}).Mount(p.mux)
 	sh, err := sessions.New(sessions.Config{
 		DB: p.Store.DB(), Apps: appStore, Events: p.Events,
 		Queue: sched.Queue(), Runs: sched.Queue().Runs(), Workspaces: ws,
@@ -372,10 +379,15 @@ func agentMounts(kind string) []runtime.Mount {
 	return []runtime.Mount{{Source: exe, Target: "/usr/local/bin/mgx", ReadOnly: true}}
 }
 
-// newScheduler builds the scheduler (and its queue) on the selected runtime.
-func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
+// newScheduler builds the scheduler (and its queue) on the selected runtime. Each agent
+// start gets a token for the control plane's command endpoint (execapi), which needs
+// only MongoDB: a lone `mgx scheduler` issues tokens the control instances accept.
+func (p *Platform) newScheduler(ctx context.Context) (*scheduler.Scheduler, error) {
 	cfg := p.Config
 	kind := p.RuntimeKind
+	if err := execapi.EnsureIndexes(ctx, p.Store); err != nil {
+		return nil, err
+	}
 	sched, err := scheduler.New(scheduler.Config{
 		DB: p.Store.DB(), Redis: p.Redis, Events: p.Events, Driver: p.Runtime,
 		WorkspacesDir: p.DataDir.Join("workspaces"),
@@ -385,6 +397,7 @@ func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
 			"MGX_LLM_API_KEY": cfg.LLMAPIKey, "MGX_LLM_MODEL": cfg.LLMModel,
 		},
 		PreviewURLBase: p.forContainers(cfg.PublicURL) + "/dev/",
+		RunEnv:         execapi.RunEnv(execapi.NewTokens(p.Store.DB()), p.forContainers(cfg.PublicURL)+execapi.Path),
 		Image:          envOr("MGX_IMAGE_AGENT", envOr("MGX_IMAGE_PYTHON_NODE", "mgx/python-node:22")),
 		// Agent containers run this very binary, mounted read-only: no agent image to
 		// build or keep in step with MGX.
@@ -400,8 +413,8 @@ func (p *Platform) newScheduler() (*scheduler.Scheduler, error) {
 }
 
 // wireScheduler runs the scheduler alone (mgx scheduler).
-func (p *Platform) wireScheduler(context.Context) error {
-	sched, err := p.newScheduler()
+func (p *Platform) wireScheduler(ctx context.Context) error {
+	sched, err := p.newScheduler(ctx)
 	if err != nil {
 		return err
 	}
