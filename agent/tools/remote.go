@@ -12,15 +12,19 @@ import (
 )
 
 // RemoteRunner runs commands in the app's dev environment through the control plane: the
-// agent container has no Docker socket, only a token scoped to its run.
+// agent container has no Docker socket, only a token scoped to its run. The control plane
+// serves the contract at /api/internal/exec (package execapi) and runs each command with
+// sh -c in the devenv shell workload of the run's app (the dev container with the docker
+// runtime); the scheduler gives every agent start MGX_EXEC_URL and a fresh MGX_EXEC_TOKEN.
 //
-// Contract (for the control plane to serve):
+// Contract:
 //
 //	POST <URL>   Authorization: Bearer <Token>
 //	{"command": "npm test", "dir": "frontend", "timeout_seconds": 600}
 //	→ 200 {"exit_code": 1, "output": "…", "duration_ms": 5123, "timed_out": false}
 //
-// Any other status is an error; its JSON error message is passed on.
+// Any other status is an error; its JSON error message is passed on. The token is not
+// in the command's environment: it stays with the agent.
 type RemoteRunner struct {
 	URL   string
 	Token string
