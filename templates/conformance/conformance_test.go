@@ -82,14 +82,16 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("no checks for template %q (known: %s)", fw, strings.Join(templates.Frameworks(), ", "))
 			}
 			start := time.Now()
+			defer func() { // also after a t.Fatal
+				result := "PASS"
+				if t.Failed() {
+					result = "FAIL"
+				}
+				summaryMu.Lock()
+				summary = append(summary, fmt.Sprintf("%-14s %s in %s", fw, result, time.Since(start).Round(time.Second)))
+				summaryMu.Unlock()
+			}()
 			conform(t, mgx, fw)
-			result := "PASS"
-			if t.Failed() {
-				result = "FAIL"
-			}
-			summaryMu.Lock()
-			summary = append(summary, fmt.Sprintf("%-14s %s in %s", fw, result, time.Since(start).Round(time.Second)))
-			summaryMu.Unlock()
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -227,11 +228,20 @@ func command(ctx context.Context, dir string, env map[string]string, argv ...str
 	return cmd
 }
 
-// run runs a command to completion (10 minutes at most), saying every minute that it still
-// runs, and fails the test with the tail of its output.
+// run runs a command to completion, saying every minute that it still runs, and fails
+// the test with the tail of its output. It gets 10 minutes at most, and stops early enough
+// before go test's -timeout for the failure, its output and the cleanups to be seen (a
+// timed-out test binary only dumps its goroutines).
 func run(t *testing.T, pr *progress, dir string, env map[string]string, argv ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	limit := 10 * time.Minute
+	if d, ok := t.Deadline(); ok {
+		limit = min(limit, time.Until(d)-cleanupReserve)
+	}
+	if limit <= 0 {
+		t.Fatalf("no time left before go test's -timeout to run %s", strings.Join(argv, " "))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	what := strings.Join(argv, " ") + " (in " + filepath.Base(dir) + ")"
 	began := time.Now()
@@ -256,12 +266,16 @@ func run(t *testing.T, pr *progress, dir string, env map[string]string, argv ...
 	wg.Wait()
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			err = context.DeadlineExceeded
+			err = fmt.Errorf("stopped at its time limit (%s)", limit.Round(time.Second))
 		}
 		t.Fatalf("%s: %v after %s; last output:\n%s", what, err, time.Since(began).Round(time.Second), tail(out, 6000))
 	}
 	pr.logf("  %s: %.1fs", what, time.Since(began).Seconds())
 }
+
+// cleanupReserve is kept free before go test's -timeout: stopping servers and MGX and
+// removing the workspaces (node_modules) take up to about a minute on a busy machine.
+const cleanupReserve = 90 * time.Second
 
 // start runs a server until the test ends; its output is logged when the test fails.
 func start(t *testing.T, dir string, env map[string]string, argv ...string) {
