@@ -171,7 +171,11 @@ func TestGenerateApps(t *testing.T) {
 	if os.Getenv("MGX_TEST_GENERATE") != "1" {
 		t.Skip("set MGX_TEST_GENERATE=1 to generate, install, test and build real apps (minutes per app)")
 	}
+	// The first two cover every field type (string, text, int, float, date, bool) and an
+	// app with two entities: CI runs MGX_TEST_GENERATE_N=2 (make test-generate).
 	prompts := []string{
+		"A library system with books (title, author, isbn, copies) and loans with borrower name, due date and returned",
+		"Expense tracker: expenses with a description, an amount, a category and a date",
 		"a recipe book: recipes with a name, ingredients and minutes to cook",
 		"An inventory app for products (name, sku, price, quantity in stock) and suppliers (name, email, phone)",
 		"A todo app with tasks that have a title, a due date and a done flag",
