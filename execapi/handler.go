@@ -103,14 +103,16 @@ const (
 	backstop = 15 * time.Second
 )
 
-// wrapper is the shell script every command runs in: cd into the requested folder (so a
-// missing folder is an ordinary failed command), then run the command under GNU
-// timeout, which signals the command's whole process group at the deadline — a docker
-// exec outlives a cancelled API call, so the deadline must be enforced inside the
-// environment; a command that ignores SIGTERM gets SIGKILL 5 s later. Images without
-// timeout run the command as it is, bounded only by the call. Arguments: $1 dir,
-// $2 seconds, $3 command.
+// wrapper is the shell script every command runs in. It enters the requested folder (a
+// missing folder is an ordinary failed command) and drops the dev servers'
+// NODE_ENV=development (`next build` breaks under it; npm test and the other tools set
+// their own, as in the agent's own environment). It runs the command under GNU timeout,
+// which signals the command's whole process group at the deadline: a docker exec
+// outlives a cancelled API call, so the deadline must be enforced inside the environment;
+// a command that ignores SIGTERM gets SIGKILL 5 s later. Images without timeout run the
+// command as it is, bounded only by the call. Arguments: $1 dir, $2 seconds, $3 command.
 const wrapper = `cd -- "$1" || exit 1
+unset NODE_ENV
 if command -v timeout >/dev/null 2>&1; then
   exec timeout -k 5 "$2" /bin/sh -c "$3"
 fi

@@ -53,9 +53,9 @@ func TestHandler(t *testing.T) {
 				}
 			}},
 		{name: "runs in the folder with the CI environment and the app's", token: good,
-			body: body(`echo "$CI $NO_COLOR $NEXT_TELEMETRY_DISABLED $MONGODB_DB"; cat hello.txt; pwd`, "sub", 10), status: 200,
+			body: body(`echo "$CI $NO_COLOR $NEXT_TELEMETRY_DISABLED $MONGODB_DB ${NODE_ENV-unset}"; cat hello.txt; pwd`, "sub", 10), status: 200,
 			check: func(t *testing.T, res execapi.Result) {
-				want := "1 1 1 app_demo\nhello from sub\n" + filepath.Join(ws, "sub") + "\n"
+				want := "1 1 1 app_demo unset\nhello from sub\n" + filepath.Join(ws, "sub") + "\n"
 				if res.ExitCode != 0 || res.Output != want {
 					t.Errorf("got %+v, want output %q", res, want)
 				}
