@@ -7,7 +7,7 @@ BIN       := bin/mgx
 WEB_DEPS  := web/node_modules/.package-lock.json
 GOTEST    := $(GO) test -tags $(TAGS)
 
-.PHONY: all build web run test test-go test-web test-docker e2e bench lint fmt images clean help
+.PHONY: all build web run test test-go test-web test-docker test-templates e2e bench lint fmt images clean help
 
 all: build
 
@@ -38,6 +38,9 @@ test-web: $(WEB_DEPS)
 
 test-docker: ## the container runtime suites against the real dockerd (needs images: make images)
 	MGX_TEST_DOCKER=1 MGX_EXTRA_CA_BUNDLE=$${MGX_EXTRA_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt} $(GOTEST) -timeout 40m -count=1 ./runtime/... ./devenv/... ./deploy/... ./scheduler/... ./cmd/mgx/...
+
+test-templates: ## template conformance: each template installed, tested, linted, built and run against an in-process mgx up (~6 min)
+	bash scripts/templates-conformance.sh
 
 images: ## build the offline dev/prod base images (debootstrap, no registry needed)
 	bash deploy/images/build.sh

@@ -65,6 +65,7 @@ type Platform struct {
 	mux     *http.ServeMux
 	closers []func()
 	c       components
+	apps    *appEnv // set by the control role
 	bg      background
 	bgCtx   context.Context
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mgx-dev/mgx/devenv"
 	"github.com/mgx-dev/mgx/execapi"
 	"github.com/mgx-dev/mgx/gateway"
+	"github.com/mgx-dev/mgx/oauth"
 	"github.com/mgx-dev/mgx/otlp"
 	"github.com/mgx-dev/mgx/password"
 	"github.com/mgx-dev/mgx/runtime"
@@ -73,6 +74,7 @@ func (p *Platform) wireApps(ctx context.Context, api *http.ServeMux) error {
 	}
 	p.Services = append(p.Services, Service{"App databases", "one per app; per-app users " + dbUsers.Status()})
 	env := &appEnv{p: p, apps: appStore, dbUsers: dbUsers, key: key}
+	p.apps = env
 
 	// Dev and agent containers run as 1000:1000 (the images' user): workspaces belong to
 	// it so both, and MGX running as root, can write them.
@@ -274,6 +276,23 @@ func (e *appEnv) containerEnv(ctx context.Context, a *apps.App) (map[string]stri
 		"OTEL_SERVICE_NAME":           a.Slug,
 	}, nil
 }
+
+// AppEnv is the environment MGX gives an app's dev and production containers (DESIGN.md's
+// app env but PORT, BASE_PATH and PUBLIC_URL, which the runtime and deploy add): OAuth
+// client, database, telemetry. Only the control role has it.
+func (p *Platform) AppEnv(ctx context.Context, slug string) (map[string]string, error) {
+	if p.apps == nil {
+		return nil, errors.New("platform: AppEnv needs the control role")
+	}
+	a, err := p.apps.apps.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	return p.apps.containerEnv(ctx, a)
+}
+
+// OAuth is the platform's OAuth2/OIDC provider (nil without the OAuth role).
+func (p *Platform) OAuth() *oauth.Provider { return p.c.OAuth }
 
 // AppDatabase is the name of an app's database on the apps server.
 func AppDatabase(slug string) string { return "app_" + strings.ReplaceAll(slug, "-", "_") }

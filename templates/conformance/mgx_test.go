@@ -23,8 +23,6 @@ import (
 	"github.com/mgx-dev/mgx/applogs"
 	"github.com/mgx-dev/mgx/apps"
 	"github.com/mgx-dev/mgx/gateway"
-	"github.com/mgx-dev/mgx/oauth"
-	"github.com/mgx-dev/mgx/otlp"
 	"github.com/mgx-dev/mgx/platform"
 	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/templates"
@@ -121,12 +119,7 @@ func (m *mgx) createApp(t *testing.T, fw string) *app {
 	if err != nil {
 		t.Fatalf("create app: %v", err)
 	}
-	// The platform's own provider is not exported; a second one on the same store is what
-	// the separate `mgx oauth` and `mgx control` processes are to each other.
-	prov, err := oauth.New(ctx, oauth.Config{PublicURL: m.base, Store: m.p.Store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("oauth.New: %v", err)
-	}
+	prov := m.p.OAuth()
 	clientID, secret, err := prov.CreateAppClient(ctx, a.Slug)
 	if err != nil {
 		t.Fatalf("CreateAppClient: %v", err)
@@ -142,29 +135,22 @@ func (m *mgx) createApp(t *testing.T, fw string) *app {
 	return &app{slug: a.Slug, framework: fw, clientID: clientID, secret: secret}
 }
 
-// appEnv is the environment MGX gives an app's production services (platform's
-// containerEnv plus what deploy adds), but PORT, which the process runtime picks. The
-// platform does not export containerEnv: keep this in step with it.
+// appEnv is the environment MGX gives an app's production services (Platform.AppEnv, as
+// deploy gets it, plus BASE_PATH and PUBLIC_URL, which deploy adds); PORT is the process
+// runtime's to pick.
 func (m *mgx) appEnv(t *testing.T, a *app) map[string]string {
 	t.Helper()
-	// MGX's secret key, which signs the apps' telemetry tokens.
-	key, err := apps.LoadOrCreateKey(m.p.DataDir.Path)
+	env, err := m.p.AppEnv(t.Context(), a.slug)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("AppEnv(%s): %v", a.slug, err)
 	}
 	base := "/apps/" + a.slug
-	return map[string]string{
-		"BASE_PATH":                   base,
-		"PUBLIC_URL":                  m.base + base,
-		"MGX_OAUTH_ISSUER":            m.base + "/oauth2",
-		"MGX_OAUTH_CLIENT_ID":         a.clientID,
-		"MGX_OAUTH_CLIENT_SECRET":     a.secret,
-		"MONGODB_URL":                 m.p.AppsMongoURI, // FerretDB: apps share it (no per-app users)
-		"MONGODB_DB":                  platform.AppDatabase(a.slug),
-		"OTEL_EXPORTER_OTLP_ENDPOINT": m.base + "/otlp",
-		"OTEL_EXPORTER_OTLP_HEADERS":  otlp.HeadersEnv(key, a.slug),
-		"OTEL_SERVICE_NAME":           a.slug,
+	env["BASE_PATH"] = base
+	env["PUBLIC_URL"] = m.base + base
+	if env["MGX_OAUTH_CLIENT_SECRET"] != a.secret || env["OTEL_EXPORTER_OTLP_HEADERS"] == "" {
+		t.Fatalf("AppEnv(%s) lacks the client secret or the telemetry token: %v", a.slug, env)
 	}
+	return env
 }
 
 // appDB is the app's database on MGX's apps server.
