@@ -643,7 +643,11 @@ func (m *Manager) spec(app *App, svc *templates.Service, role string, cmd []stri
 	env["BASE_PATH"] = basePath(app.Slug)
 	env["PUBLIC_URL"] = m.cfg.PublicURL + basePath(app.Slug)
 	env["PORT"] = fmt.Sprint(containerPort) // the process driver replaces it with the host port
-	env["NODE_ENV"] = "development"
+	if svc != nil {
+		// The dev servers only: in the shell (SSH, console, agents' commands) a
+		// `next build` under NODE_ENV=development fails.
+		env["NODE_ENV"] = "development"
+	}
 	env["NEXT_TELEMETRY_DISABLED"] = "1"
 	if env["OTEL_SERVICE_NAME"] == "" {
 		env["OTEL_SERVICE_NAME"] = app.Slug

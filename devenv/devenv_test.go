@@ -223,8 +223,9 @@ func TestEnsureRoutesAndStatus(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	code, err := f.m.Exec(t.Context(), "demo", runtime.ExecOptions{Command: []string{"/bin/sh", "-c", "cat package.json; echo \" $BASE_PATH\""}, Stdout: &out})
-	if err != nil || code != 0 || out.String() != `{"name":"demo"} /dev/demo`+"\n" {
+	code, err := f.m.Exec(t.Context(), "demo", runtime.ExecOptions{Command: []string{"/bin/sh", "-c", "cat package.json; echo \" $BASE_PATH [$NODE_ENV]\""}, Stdout: &out})
+	// The shell has the app's env but not the dev servers' NODE_ENV (next build fails under it).
+	if err != nil || code != 0 || out.String() != `{"name":"demo"} /dev/demo []`+"\n" {
 		t.Errorf("Exec: %d %v %q", code, err, out.String())
 	}
 	if err := f.m.Ensure(t.Context(), "nope"); err == nil {
