@@ -1,53 +1,24 @@
 package execapi_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mgx-dev/mgx/devenv"
 	"github.com/mgx-dev/mgx/execapi"
 	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/runtime/docker"
+	"github.com/mgx-dev/mgx/runtime/docker/dockertest"
 	"github.com/mgx-dev/mgx/scheduler"
 )
 
-func testImage() string {
-	if img := os.Getenv("MGX_TEST_NODE_IMAGE"); img != "" {
-		return img
-	}
-	return "mgx/node:22"
-}
+func testImage() string { return dockertest.Image("MGX_TEST_NODE_IMAGE", "mgx/node:22") }
 
 // newDockerDriver skips (or fails with MGX_TEST_DOCKER=1) when no daemon or image is there.
-func newDockerDriver(t testing.TB) *docker.Driver {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("MGX_TEST_DOCKER") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set MGX_TEST_DOCKER=1 to make this a failure)", args...)
-	}
-	d, err := docker.New(docker.Config{})
-	if err != nil {
-		unavailable("docker client: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := d.Ping(ctx); err != nil {
-		unavailable("no Docker daemon answers: %v", err)
-	}
-	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", testImage()).CombinedOutput(); err != nil {
-		unavailable("image %s missing (run deploy/images/build.sh): %v %s", testImage(), err, out)
-	}
-	return d
-}
+func newDockerDriver(t testing.TB) *docker.Driver { return dockertest.Driver(t, testImage()) }
 
 // With the docker runtime the command runs inside the app's dev shell container (its
 // image, uid 1000, /workspace, no Docker socket), and a timed-out command is stopped

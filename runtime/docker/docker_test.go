@@ -3,7 +3,6 @@ package docker_test
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,43 +10,16 @@ import (
 
 	"github.com/mgx-dev/mgx/runtime"
 	"github.com/mgx-dev/mgx/runtime/docker"
+	"github.com/mgx-dev/mgx/runtime/docker/dockertest"
 	"github.com/mgx-dev/mgx/runtime/runtimetest"
 )
 
 // testImage has sh, coreutils and node: deploy/images/build.sh builds it.
-func testImage() string {
-	if img := os.Getenv("MGX_TEST_IMAGE"); img != "" {
-		return img
-	}
-	return "mgx/node:22"
-}
+func testImage() string { return dockertest.Image("MGX_TEST_IMAGE", "mgx/node:22") }
 
 // newDriver returns a driver when a daemon answers and the test image exists; otherwise it
 // skips with the reason, or fails when MGX_TEST_DOCKER=1.
-func newDriver(t *testing.T) *docker.Driver {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("MGX_TEST_DOCKER") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format+" (set MGX_TEST_DOCKER=1 to make this a failure)", args...)
-	}
-	d, err := docker.New(docker.Config{})
-	if err != nil {
-		unavailable("docker client: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := d.Ping(ctx); err != nil {
-		unavailable("no Docker daemon answers: %v", err)
-	}
-	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", testImage()).CombinedOutput(); err != nil {
-		unavailable("test image %s missing (run deploy/images/build.sh): %v %s", testImage(), err, out)
-	}
-	return d
-}
+func newDriver(t *testing.T) *docker.Driver { return dockertest.Driver(t, testImage()) }
 
 func TestConformance(t *testing.T) {
 	newDriver(t) // skip early
