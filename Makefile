@@ -7,7 +7,7 @@ BIN       := bin/mgx
 WEB_DEPS  := web/node_modules/.package-lock.json
 GOTEST    := $(GO) test -tags $(TAGS)
 
-.PHONY: all build web run test test-go test-web test-docker test-templates e2e bench lint fmt images clean help
+.PHONY: all build web run test test-go test-web test-docker test-templates test-generate e2e bench lint fmt images clean help
 
 all: build
 
@@ -41,6 +41,9 @@ test-docker: ## the container runtime suites against the real dockerd (needs ima
 
 test-templates: ## template conformance: each template installed, tested, linted, built and run against an in-process mgx up (~6 min)
 	bash scripts/templates-conformance.sh
+
+test-generate: ## the offline team writes 2 apps per template (every field type, two entities); each installed, tested, linted, built
+	MGX_TEST_GENERATE=1 MGX_TEST_GENERATE_N=2 $(GOTEST) -count=1 -timeout 30m -run '^TestGenerateApps$$' ./agent/
 
 images: ## build the offline dev/prod base images (debootstrap, no registry needed)
 	bash deploy/images/build.sh
