@@ -3,6 +3,7 @@ package appgen
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -93,11 +94,13 @@ func pyModel(e Entity, n names) string {
 	for i, f := range e.Fields {
 		used[pyAnnot(f, i == 0)] = true
 	}
-	w("\"\"\"The %s entity, added by MGX following the items pattern.\n\nStored documents: {_id, owner_id, ", n.lower)
+	stored := []string{"_id", "owner_id"}
 	for _, f := range e.Fields {
-		w("%s, ", f.Name)
+		stored = append(stored, f.Name)
 	}
-	w("created_at}.\n\"\"\"\n\nfrom __future__ import annotations\n\n")
+	stored = append(stored, "created_at")
+	w("\"\"\"The %s entity, added by MGX following the items pattern.\n\n%s\n\"\"\"\n\nfrom __future__ import annotations\n\n",
+		n.lower, pyWrap("Stored documents: {"+strings.Join(stored, ", ")+"}.", pyLineLength))
 	if used["Day"] {
 		w("from datetime import date, datetime\n")
 	} else {
@@ -203,8 +206,88 @@ func sortPy(names []string) {
 	})
 }
 
+// pyLineLength is the backend's [tool.ruff] line-length (templates/fastapi-react/backend/
+// pyproject.toml): generated lines stay within it, or `ruff check` (E501, I001) and `ruff
+// format --check` fail the app.
+const pyLineLength = 120
+
+// pyFromImport is `from module import a, b` as ruff's isort writes it: one line when it
+// fits, else parenthesized with one name per line.
+func pyFromImport(module string, names []string) string {
+	line := "from " + module + " import " + strings.Join(names, ", ")
+	if len(line) <= pyLineLength {
+		return line
+	}
+	var b strings.Builder
+	b.WriteString("from " + module + " import (\n")
+	for _, n := range names {
+		b.WriteString("    " + n + ",\n")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// pyModuleDoc is a module docstring: one line when it fits, else a summary line and a body.
+func pyModuleDoc(summary, body string) string {
+	if line := `"""` + summary + " " + body + `"""`; len(line) <= pyLineLength {
+		return line
+	}
+	return `"""` + summary + "\n\n" + body + "\n" + `"""`
+}
+
+// pyCall is `head(args)tail` on one line when it fits, else one argument per line with a
+// magic trailing comma (which ruff format keeps as it is).
+func pyCall(indent, head string, args []string, tail string) string {
+	if line := indent + head + "(" + strings.Join(args, ", ") + ")" + tail; len(line) <= pyLineLength {
+		return line
+	}
+	var b strings.Builder
+	b.WriteString(indent + head + "(\n")
+	for _, a := range args {
+		b.WriteString(indent + "    " + a + ",\n")
+	}
+	b.WriteString(indent + ")" + tail)
+	return b.String()
+}
+
+// pyWrap breaks text into lines of at most width characters at spaces.
+func pyWrap(text string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
 func pyRoutes(e Entity, n names) string {
-	return fmt.Sprintf(`"""API of the %[3]s entity: /api/%[5]s. Every %[3]s belongs to the user who created it."""
+	doc := pyModuleDoc(fmt.Sprintf("API of the %s entity: /api/%s.", n.lower, n.kebab),
+		fmt.Sprintf("Every %s belongs to the user who created it.", n.lower))
+	imp := pyFromImport("app.models."+n.coll, []string{n.E, n.E + "Create", n.E + "List", n.E + "Update"})
+	// Lines whose length grows with the entity's names.
+	coll := fmt.Sprintf("db[%q]", n.coll)
+	list := "    docs = " + coll + `.find({"owner_id": ObjectId(user.id)}).sort("created_at", DESCENDING).limit(500)`
+	if len(list) > pyLineLength {
+		list = "    docs = " + coll + `.find({"owner_id": ObjectId(user.id)})` + "\n" +
+			`    docs = docs.sort("created_at", DESCENDING).limit(500)`
+	}
+	lines := []string{
+		pyCall("", "def list_"+n.coll, []string{"user: CurrentUser", "db: Db"}, " -> "+n.E+"List:"),
+		list,
+		pyCall("    ", "return "+n.E+"List", []string{n.coll + "=[" + n.E + ".from_doc(d) for d in docs]"}, ""),
+		pyCall("", "def create_"+n.snake, []string{"body: " + n.E + "Create", "user: CurrentUser", "db: Db"}, " -> "+n.E+":"),
+		pyCall("", "def update_"+n.snake, []string{"row_id: str", "body: " + n.E + "Update", "user: CurrentUser", "db: Db"}, " -> "+n.E+":"),
+		pyCall("", "def delete_"+n.snake, []string{"row_id: str", "user: CurrentUser", "db: Db"}, " -> Response:"),
+		pyCall("    ", "res = "+coll+".delete_one", []string{`{"_id": _object_id(row_id), "owner_id": ObjectId(user.id)}`}, ""),
+	}
+	return fmt.Sprintf(`%[7]s
 
 from __future__ import annotations
 
@@ -216,7 +299,7 @@ from pymongo import DESCENDING, ReturnDocument
 
 from app.auth import CurrentUser, Db
 from app.errors import ApiError
-from app.models.%[2]s import %[1]s, %[1]sCreate, %[1]sList, %[1]sUpdate
+%[8]s
 
 router = APIRouter(prefix="/api/%[5]s", tags=[%[2]q])
 
@@ -228,20 +311,20 @@ def _object_id(value: str) -> ObjectId:
 
 
 @router.get("", summary="The signed-in user's %[4]s, newest first")
-def list_%[2]s(user: CurrentUser, db: Db) -> %[1]sList:
-    docs = db[%[2]q].find({"owner_id": ObjectId(user.id)}).sort("created_at", DESCENDING).limit(500)
-    return %[1]sList(%[2]s=[%[1]s.from_doc(d) for d in docs])
+%[9]s
+%[10]s
+%[11]s
 
 
 @router.post("", status_code=201, summary="Create a %[3]s")
-def create_%[6]s(body: %[1]sCreate, user: CurrentUser, db: Db) -> %[1]s:
+%[12]s
     doc = {"owner_id": ObjectId(user.id), **body.model_dump(), "created_at": datetime.now(UTC)}
     doc["_id"] = db[%[2]q].insert_one(doc).inserted_id
     return %[1]s.from_doc(doc)
 
 
 @router.patch("/{row_id}", summary="Update a %[3]s")
-def update_%[6]s(row_id: str, body: %[1]sUpdate, user: CurrentUser, db: Db) -> %[1]s:
+%[13]s
     patch = body.model_dump(exclude_none=True)
     if not patch:
         raise ApiError(422, "invalid_request", "nothing to update")
@@ -256,12 +339,13 @@ def update_%[6]s(row_id: str, body: %[1]sUpdate, user: CurrentUser, db: Db) -> %
 
 
 @router.delete("/{row_id}", status_code=204, summary="Delete a %[3]s")
-def delete_%[6]s(row_id: str, user: CurrentUser, db: Db) -> Response:
-    res = db[%[2]q].delete_one({"_id": _object_id(row_id), "owner_id": ObjectId(user.id)})
+%[14]s
+%[15]s
     if res.deleted_count != 1:
         raise ApiError(404, "not_found", "no such %[3]s")
     return Response(status_code=204)
-`, n.E, n.coll, n.lower, n.lowers, n.kebab, n.snake)
+`, n.E, n.coll, n.lower, n.lowers, n.kebab, n.snake, doc, imp,
+		lines[0], lines[1], lines[2], lines[3], lines[4], lines[5], lines[6])
 }
 
 func pySample(f Field) string {
@@ -632,19 +716,36 @@ describe("%[2]s page", () => {
 `, n.Es, n.lowers, n.kebab)
 }
 
-var pyRouteImportRE = regexp.MustCompile(`(?m)^from app\.routes import (.+)$`)
+// pyRouteImportRE is the factory's import of the route modules: on one line, or
+// parenthesized over several once one line is too long (pyFromImport).
+var pyRouteImportRE = regexp.MustCompile(`(?m)^from app\.routes import (?:\(([^)]*)\)|(.+))$`)
+
+// routeModules are the names of the `from app.routes import` match m in src.
+func routeModules(src string, m []int) []string {
+	list := ""
+	if m[2] >= 0 {
+		list = src[m[2]:m[3]]
+	} else {
+		list = src[m[4]:m[5]]
+	}
+	var mods []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(mods, s) {
+			mods = append(mods, s)
+		}
+	}
+	return mods
+}
 
 func patchFactory(old string, spec Spec) (string, error) {
 	m := pyRouteImportRE.FindStringSubmatchIndex(old)
 	if m == nil {
 		return "", fmt.Errorf("backend/app/factory.py: no `from app.routes import` line")
 	}
+	mods := routeModules(old, m)
 	have := map[string]bool{}
-	var mods []string
-	for _, s := range strings.Split(old[m[2]:m[3]], ",") {
-		s = strings.TrimSpace(s)
+	for _, s := range mods {
 		have[s] = true
-		mods = append(mods, s)
 	}
 	s := old
 	var includes []string
@@ -659,7 +760,7 @@ func patchFactory(old string, spec Spec) (string, error) {
 		return old, nil
 	}
 	sort.Strings(mods)
-	s = s[:m[2]] + strings.Join(mods, ", ") + s[m[3]:]
+	s = s[:m[0]] + pyFromImport("app.routes", mods) + s[m[1]:]
 	last := strings.LastIndex(s, "app.include_router(")
 	if last < 0 {
 		return "", fmt.Errorf("backend/app/factory.py: no app.include_router call")
@@ -683,7 +784,12 @@ func patchPyIndexes(old string, spec Spec) (string, error) {
 		if strings.Contains(old, fmt.Sprintf("%q:", e.Plural)) {
 			continue
 		}
-		add = append(add, fmt.Sprintf("    %q: [IndexModel([(\"owner_id\", ASCENDING), (\"created_at\", DESCENDING)], name=\"owner_created\")],\n", e.Plural))
+		idx := `IndexModel([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_created")`
+		line := fmt.Sprintf("    %q: [%s],", e.Plural, idx)
+		if len(line) > pyLineLength {
+			line = fmt.Sprintf("    %q: [\n        %s,\n    ],", e.Plural, idx)
+		}
+		add = append(add, line+"\n")
 	}
 	return old[:at] + strings.Join(add, "") + old[at:], nil
 }
