@@ -7,7 +7,8 @@
 #
 #   MGX_GENBENCH_N=20 bash scripts/genbench.sh          # 20 prompts spread over the corpus
 #
-# MGX_GENBENCH_N (default: all 112 prompts), MGX_GENBENCH_FRAMEWORKS (default
+# MGX_GENBENCH_N (default: all 112 prompts), MGX_GENBENCH_MATCH (a regexp: only the prompts
+# it matches), MGX_GENBENCH_FRAMEWORKS (default
 # nextjs,fastapi-react: prompts take them in turn), MGX_GENBENCH_EACH=1 (every prompt on
 # every framework), MGX_GENBENCH_TIMEOUT (per app, default 20m), MGX_GENBENCH_KEEP=1 (keep
 # the data dir), MGX_GENBENCH_CACHE (npm/pip cache shared across runs, default

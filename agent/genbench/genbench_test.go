@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ func median(d []time.Duration) time.Duration {
 // app fails the test. scripts/genbench.sh drives it. Settings:
 //
 //	MGX_GENBENCH_N           prompts, spread evenly over the corpus (default: all 112)
+//	MGX_GENBENCH_MATCH       only prompts matching this regexp
 //	MGX_GENBENCH_FRAMEWORKS  comma-separated (default nextjs,fastapi-react)
 //	MGX_GENBENCH_EACH=1      every prompt on every framework (default: prompts take the
 //	                         frameworks in turn)
@@ -85,6 +87,16 @@ func TestPromptCorpus(t *testing.T) {
 	}
 	requireTools(t)
 	all := corpus(t)
+	if expr := os.Getenv("MGX_GENBENCH_MATCH"); expr != "" {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			t.Fatalf("MGX_GENBENCH_MATCH: %v", err)
+		}
+		all = slices.DeleteFunc(all, func(p string) bool { return !re.MatchString(p) })
+		if len(all) == 0 {
+			t.Fatalf("MGX_GENBENCH_MATCH=%q matches no prompt", expr)
+		}
+	}
 	n := len(all)
 	if v := os.Getenv("MGX_GENBENCH_N"); v != "" {
 		var err error

@@ -292,6 +292,8 @@ type result struct {
 // generate posts prompt as a new session and waits for its FINISH and for the dev
 // preview to show the generated entities (the home page's "Open <entities>" links), within
 // timeout. After FINISH the preview gets previewGrace more. Call release afterwards.
+// (The templates' own home page links "Open items": a prompt whose entity is "items"
+// would pass the preview check before the generator wrote anything; the corpus has none.)
 func (m *mgx) generate(ctx context.Context, prompt, fw string, timeout, previewGrace time.Duration) result {
 	res := result{Prompt: prompt, Framework: fw}
 	var wants []string
@@ -472,10 +474,11 @@ type previewInfo struct {
 }
 
 // waitPreview asks /dev/<slug>/ every second, as a browser would (following redirects),
-// until it answers 200 HTML showing every string of wants. A server-rendered page (Next.js)
-// shows them in its HTML; a single-page app (Vite) gets its home page module checked, then
-// is rendered by Chromium (--dump-dom) when one is installed. The time of success is when
-// the successful check began.
+// until it answers 200 HTML showing every string of wants and the app's API answers too
+// (/dev/<slug>/api/health 200: the backend of a FastAPI + React app, the API routes of a
+// Next.js one). A server-rendered page (Next.js) shows wants in its HTML; a single-page
+// app (Vite) gets its home page module checked, then is rendered by Chromium (--dump-dom)
+// when one is installed. The time of success is when the successful poll began.
 func (m *mgx) waitPreview(ctx context.Context, slug string, wants []string, t0 time.Time) previewInfo {
 	page := m.base + "/dev/" + slug + "/"
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -483,39 +486,49 @@ func (m *mgx) waitPreview(ctx context.Context, slug string, wants []string, t0 t
 	last := "no answer yet"
 	for {
 		at := time.Now()
-		st, ctype, body, err := get(ctx, client, page)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case st != http.StatusOK || !strings.Contains(ctype, "text/html"):
-			last = fmt.Sprintf("GET %s: %d %s: %s", page, st, ctype, clip(body, 120))
-		case containsAll(body, wants):
-			return previewInfo{at: at, check: "html"}
-		case bytes.Contains(body, []byte(`id="root"`)):
-			// A single-page app: is the generated home page served?
-			mod := page + "src/pages/HomePage.tsx"
-			mst, _, mbody, err := get(ctx, client, mod)
-			if err != nil || mst != http.StatusOK || !containsAll(mbody, wants) {
-				last = fmt.Sprintf("single-page app served, its home page module (%d) lacks %q", mst, wants)
-				break
+		check, why := shows(ctx, client, chromium, page, wants)
+		if check != "" {
+			st, _, body, err := get(ctx, client, page+"api/health")
+			if err == nil && st == http.StatusOK {
+				return previewInfo{at: at, check: check}
 			}
-			if chromium == "" {
-				return previewInfo{at: at, check: "module"}
-			}
-			dom, err := dumpDOM(ctx, chromium, page)
-			if err == nil && containsAll(dom, wants) {
-				return previewInfo{at: at, check: "dom"}
-			}
-			last = fmt.Sprintf("home page module has %q but Chromium's DOM does not (%v): %s", wants, err, clip(dom, 200))
-		default:
-			last = fmt.Sprintf("200 HTML without %q (the template's page?): %s", wants, clip(body, 120))
+			why = fmt.Sprintf("the page shows %q but GET api/health: %d %v %s", wants, st, err, clip(body, 120))
 		}
+		last = why
 		select {
 		case <-ctx.Done():
 			return previewInfo{err: fmt.Errorf("not shown after %s: %s", time.Since(t0).Round(time.Second), last)}
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// shows reports how page was seen showing wants ("html", "dom", "module"), or why not.
+func shows(ctx context.Context, client *http.Client, chromium, page string, wants []string) (check, why string) {
+	st, ctype, body, err := get(ctx, client, page)
+	switch {
+	case err != nil:
+		return "", err.Error()
+	case st != http.StatusOK || !strings.Contains(ctype, "text/html"):
+		return "", fmt.Sprintf("GET %s: %d %s: %s", page, st, ctype, clip(body, 120))
+	case containsAll(body, wants):
+		return "html", ""
+	case bytes.Contains(body, []byte(`id="root"`)):
+		// A single-page app: is the generated home page served?
+		mst, _, mbody, err := get(ctx, client, page+"src/pages/HomePage.tsx")
+		if err != nil || mst != http.StatusOK || !containsAll(mbody, wants) {
+			return "", fmt.Sprintf("single-page app served, its home page module (%d) lacks %q", mst, wants)
+		}
+		if chromium == "" {
+			return "module", ""
+		}
+		dom, err := dumpDOM(ctx, chromium, page)
+		if err == nil && containsAll(dom, wants) {
+			return "dom", ""
+		}
+		return "", fmt.Sprintf("home page module has %q but Chromium's DOM does not (%v): %s", wants, err, clip(dom, 200))
+	}
+	return "", fmt.Sprintf("200 HTML without %q (the template's page?): %s", wants, clip(body, 120))
 }
 
 func get(ctx context.Context, c *http.Client, u string) (int, string, []byte, error) {
