@@ -7,7 +7,7 @@ BIN       := bin/mgx
 WEB_DEPS  := web/node_modules/.package-lock.json
 GOTEST    := $(GO) test -tags $(TAGS)
 
-.PHONY: all build web run test test-go test-web test-docker test-templates test-generate e2e bench lint fmt images clean help
+.PHONY: all build web run test test-go test-web test-docker test-templates test-generate e2e bench bench-apps lint fmt images clean help
 
 all: build
 
@@ -53,6 +53,9 @@ e2e: build ## browser tests with Debian's Chromium (playwright-core)
 
 bench: ## benchmarks, printed as one table
 	bash scripts/bench.sh
+
+bench-apps: ## the offline generator over the prompt corpus through the platform (MGX_GENBENCH_N prompts; all 112 take hours)
+	bash scripts/genbench.sh
 
 lint: $(WEB_DEPS) ## gofmt, go vet and the web lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
