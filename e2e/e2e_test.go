@@ -34,6 +34,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mgx-dev/mgx/internal/proctest"
 )
 
 const (
@@ -318,35 +320,8 @@ func startPlatform(t *testing.T, bin string) *platform {
 	return p
 }
 
-// killWorkloads ends the process groups whose leader or members name dir in their command
-// line, and returns how many groups it signalled.
-func killWorkloads(dir string) int {
-	ents, _ := os.ReadDir("/proc")
-	groups := map[int]bool{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(dir)) {
-			continue
-		}
-		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != syscall.Getpgrp() {
-			groups[pgid] = true
-		}
-	}
-	for g := range groups {
-		_ = syscall.Kill(-g, syscall.SIGTERM)
-	}
-	if len(groups) > 0 {
-		time.Sleep(3 * time.Second)
-		for g := range groups {
-			_ = syscall.Kill(-g, syscall.SIGKILL)
-		}
-	}
-	return len(groups)
-}
+// killWorkloads ends what MGX started under dir (proctest.KillUnder).
+func killWorkloads(dir string) int { return proctest.KillUnder(dir) }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 

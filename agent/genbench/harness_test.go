@@ -25,6 +25,7 @@ import (
 
 	"github.com/mgx-dev/mgx/agent"
 	"github.com/mgx-dev/mgx/agent/appgen"
+	"github.com/mgx-dev/mgx/internal/proctest"
 	"github.com/mgx-dev/mgx/platform"
 )
 
@@ -574,36 +575,8 @@ func dumpDOM(ctx context.Context, chromium, u string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// killWorkloads ends the process groups whose command line or working directory is
-// under dir, and returns how many it signalled.
-func killWorkloads(dir string) int {
-	ents, _ := os.ReadDir("/proc")
-	groups := map[int]bool{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if !strings.HasPrefix(cwd, dir) && !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != syscall.Getpgrp() {
-			groups[pgid] = true
-		}
-	}
-	for g := range groups {
-		_ = syscall.Kill(-g, syscall.SIGTERM)
-	}
-	if len(groups) > 0 {
-		time.Sleep(3 * time.Second)
-		for g := range groups {
-			_ = syscall.Kill(-g, syscall.SIGKILL)
-		}
-	}
-	return len(groups)
-}
+// killWorkloads ends what MGX started under dir (proctest.KillUnder).
+func killWorkloads(dir string) int { return proctest.KillUnder(dir) }
 
 func clip(b []byte, n int) string {
 	s := strings.Join(strings.Fields(string(b)), " ")
