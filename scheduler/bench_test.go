@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,7 +14,7 @@ import (
 	"github.com/mgx-dev/mgx/embedded"
 	"github.com/mgx-dev/mgx/events"
 	"github.com/mgx-dev/mgx/runtime"
-	"github.com/mgx-dev/mgx/runtime/docker"
+	"github.com/mgx-dev/mgx/runtime/docker/dockertest"
 	"github.com/mgx-dev/mgx/scheduler"
 )
 
@@ -113,29 +112,10 @@ func agentImage() string {
 // the image is missing, or fails then with MGX_TEST_DOCKER=1.
 func dockerHarness(b *testing.B, mode string) (cfg scheduler.Config, q *scheduler.Queue, ev *events.Store, wsBase string) {
 	b.Helper()
-	unavailable := func(format string, args ...any) {
-		b.Helper()
-		if os.Getenv("MGX_TEST_DOCKER") == "1" {
-			b.Fatalf(format, args...)
-		}
-		b.Skipf(format+" (set MGX_TEST_DOCKER=1 to make this a failure)", args...)
-	}
-	drv, err := docker.New(docker.Config{})
-	if err != nil {
-		unavailable("docker client: %v", err)
-	}
-	b.Cleanup(func() { drv.Close() })
-	pctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := drv.Ping(pctx); err != nil {
-		unavailable("no Docker daemon answers: %v", err)
-	}
-	if out, err := exec.CommandContext(pctx, "docker", "image", "inspect", agentImage()).CombinedOutput(); err != nil {
-		unavailable("agent image %s missing (run deploy/images/build.sh): %v %s", agentImage(), err, out)
-	}
+	drv := dockertest.Driver(b, agentImage())
 	bridge := bridgeIP()
 	if bridge == "" {
-		unavailable("no docker0 bridge address: containers cannot reach this host's services")
+		dockertest.Unavailable(b, "no docker0 bridge address: containers cannot reach this host's services")
 	}
 	cfg, q, ev, wsBase = processHarness(b, mode)
 	// Containers reach loopback services through forwarders on the bridge.
