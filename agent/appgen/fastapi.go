@@ -316,14 +316,14 @@ def _object_id(value: str) -> ObjectId:
 %[11]s
 
 
-@router.post("", status_code=201, summary="Create a %[3]s")
+@router.post("", status_code=201, summary="Create %[16]s")
 %[12]s
     doc = {"owner_id": ObjectId(user.id), **body.model_dump(), "created_at": datetime.now(UTC)}
     doc["_id"] = db[%[2]q].insert_one(doc).inserted_id
     return %[1]s.from_doc(doc)
 
 
-@router.patch("/{row_id}", summary="Update a %[3]s")
+@router.patch("/{row_id}", summary="Update %[16]s")
 %[13]s
     patch = body.model_dump(exclude_none=True)
     if not patch:
@@ -338,14 +338,22 @@ def _object_id(value: str) -> ObjectId:
     return %[1]s.from_doc(doc)
 
 
-@router.delete("/{row_id}", status_code=204, summary="Delete a %[3]s")
+@router.delete("/{row_id}", status_code=204, summary="Delete %[16]s")
 %[14]s
 %[15]s
     if res.deleted_count != 1:
         raise ApiError(404, "not_found", "no such %[3]s")
     return Response(status_code=204)
 `, n.E, n.coll, n.lower, n.lowers, n.kebab, n.snake, doc, imp,
-		lines[0], lines[1], lines[2], lines[3], lines[4], lines[5], lines[6])
+		lines[0], lines[1], lines[2], lines[3], lines[4], lines[5], lines[6], withArticle(n.lower))
+}
+
+// withArticle puts "a" or "an" before a noun, by its first letter ("an experiment").
+func withArticle(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }
 
 func pySample(f Field) string {

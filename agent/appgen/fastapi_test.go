@@ -103,3 +103,11 @@ func TestPyFromImport(t *testing.T) {
 		})
 	}
 }
+
+func TestWithArticle(t *testing.T) {
+	for in, want := range map[string]string{"experiment measurement": "an experiment measurement", "book": "a book", "item": "an item", "": "a "} {
+		if got := withArticle(in); got != want {
+			t.Errorf("withArticle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
