@@ -10,7 +10,9 @@ export MGX_DATA_DIR=$data MGX_HTTP_ADDR=127.0.0.1:$port MGX_ADMIN_PASSWORD=e2e-a
 export MGX_RUNTIME=${MGX_E2E_RUNTIME:-process}
 ./bin/mgx up >"$data/mgx.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+# Stopping mgx up leaves the app's dev servers running (a restarted MGX re-attaches them):
+# end them too.
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; bash scripts/sweep.sh "$data" e2e' EXIT
 for _ in $(seq 1 60); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "mgx did not become ready"; cat "$data/mgx.log"; exit 1; }
 export MGX_URL=http://127.0.0.1:$port MGX_ADMIN_EMAIL=admin@mgx.local MGX_TEST_BROWSER=1

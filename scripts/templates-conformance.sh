@@ -34,26 +34,7 @@ export TMPDIR="$root"
 
 # sweep ends the process groups of every process whose working directory or command line
 # is under $root: servers and installs a killed test binary could not stop.
-sweep() {
-  local self pg pids=() groups=()
-  self=$(ps -o pgid= $$ | tr -d ' ')
-  for d in /proc/[0-9]*; do
-    local pid=${d#/proc/} cwd cmd
-    [ "$pid" = $$ ] && continue
-    cwd=$(readlink "$d/cwd" 2>/dev/null) || continue
-    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
-    if [[ "$cwd" == "$root"* || "$cmd" == *"$root"* ]]; then
-      pg=$(awk '{print $5}' "$d/stat" 2>/dev/null) || continue
-      pids+=("$pid")
-      [ -n "$pg" ] && [ "$pg" != "$self" ] && [ "$pg" != 0 ] && [ "$pg" != 1 ] && groups+=("$pg")
-    fi
-  done
-  if [ ${#pids[@]} -gt 0 ]; then
-    echo "templates-conformance: ending ${#pids[@]} leftover processes (pids ${pids[*]})"
-    for pg in $(printf '%s\n' "${groups[@]}" | sort -u); do kill -KILL -- "-$pg" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  fi
-}
+sweep() { bash scripts/sweep.sh "$root" templates-conformance; }
 
 cleanup() {
   local code=$?
