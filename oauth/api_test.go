@@ -214,14 +214,20 @@ func TestConcurrentRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := e.mux()
+	if ok := concurrentOK(t, e.mux(), url.Values{"grant_type": {"refresh_token"}, "client_id": {CLIClientID}, "refresh_token": {tok.RefreshToken}}); ok != 1 {
+		t.Fatalf("%d of 6 concurrent refreshes succeeded, want exactly 1", ok)
+	}
+}
+
+// concurrentOK posts the same token request 6 times at once and counts the 200s.
+func concurrentOK(t *testing.T, h http.Handler, form url.Values) int {
 	const n = 6
 	codes := make(chan int, n)
 	start := make(chan struct{})
 	for range n {
 		go func() {
 			<-start
-			st, _ := serve(t, h, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {CLIClientID}, "refresh_token": {tok.RefreshToken}}, "", "")
+			st, _ := serve(t, h, "/oauth2/token", form, "", "")
 			codes <- st
 		}()
 	}
@@ -232,9 +238,7 @@ func TestConcurrentRefresh(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1", ok, n)
-	}
+	return ok
 }
 
 // Concurrent exchanges of one authorization code: exactly one gets tokens.
@@ -244,26 +248,9 @@ func TestConcurrentCodeExchange(t *testing.T) {
 	v := oauth2.GenerateVerifier()
 	resp := e.authorize(e.browser(), conf.AuthCodeURL("state-123456789", oauth2.S256ChallengeOption(v)), userEmail, userPass)
 	code, _ := codeFrom(t, resp, conf.RedirectURL)
-	h := e.mux()
-	const n = 6
-	codes := make(chan int, n)
-	start := make(chan struct{})
-	for range n {
-		go func() {
-			<-start
-			st, _ := serve(t, h, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {WebClientID},
-				"code": {code}, "code_verifier": {v}, "redirect_uri": {conf.RedirectURL}}, "", "")
-			codes <- st
-		}()
-	}
-	close(start)
-	ok := 0
-	for range n {
-		if <-codes == 200 {
-			ok++
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent code exchanges succeeded, want exactly 1", ok, n)
+	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {WebClientID},
+		"code": {code}, "code_verifier": {v}, "redirect_uri": {conf.RedirectURL}}
+	if ok := concurrentOK(t, e.mux(), form); ok != 1 {
+		t.Fatalf("%d of 6 concurrent code exchanges succeeded, want exactly 1", ok)
 	}
 }
