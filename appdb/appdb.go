@@ -135,7 +135,10 @@ func serverKind(ctx context.Context, c *mongo.Client) (string, error) {
 		return "", fmt.Errorf("appdb: buildInfo on the apps server: %w", err)
 	}
 	if v, ok := info["ferretdbVersion"]; ok {
-		return fmt.Sprintf("FerretDB %v", v), nil
+		if v, _ := v.(string); v != "" && v != "unknown" { // embedded builds say "unknown"
+			return "FerretDB " + v, nil
+		}
+		return "FerretDB", nil
 	}
 	return "mongodb", nil
 }
